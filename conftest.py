@@ -1,0 +1,105 @@
+"""Fixtures for every test: unit tests need none of them; integration tests get the real broker and store
+(started by `make test` / `make infra-up`). A missing broker or store fails the test, it never skips."""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+from shared.auth import ORG_ADMIN, Principal, TokenIssuer, generate_keypair
+from shared.config import load_settings
+
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}")
+MONGO = os.environ.get("MONGO_URL", f"mongodb://127.0.0.1:{os.environ.get('STORE_PORT', '27017')}/")
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def _reachable(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def infra():
+    """The real Kafka broker and store; fails loudly when they are not running."""
+    store = MONGO.split("//", 1)[1].split("/", 1)[0]
+    missing = [name for name, addr in (("Kafka", KAFKA.split(",")[0]), ("store", store)) if not _reachable(addr)]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} not reachable: start them with `make infra-up` "
+                    "(make test does it for you)", pytrace=False)
+    return {"kafka": KAFKA, "mongo": MONGO}
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("keys")
+    private, public = folder / "jwt-private.pem", folder / "jwt-public.pem"
+    generate_keypair(private, public)
+    return {"private": private, "public": public}
+
+
+@pytest.fixture(scope="session")
+def issue_token(keys):
+    """issue_token(principal) -> a signed access token, as the directory would issue it."""
+    issuer = TokenIssuer(keys["private"].read_bytes(), "cocreate-directory", 900)
+    return issuer.issue
+
+
+@pytest.fixture
+def admin_token(issue_token):
+    return issue_token(Principal(id="pe_admin", name="Admin", roles=frozenset({ORG_ADMIN})))
+
+
+_created_dbs: list[tuple[str, str]] = []
+
+
+@pytest.fixture
+def make_settings(infra, keys):
+    """make_settings(service, **overrides): settings on a fresh database of the real store."""
+
+    def make(service: str, **overrides):
+        values = dict(
+            kafka_bootstrap_servers=tuple(infra["kafka"].split(",")),
+            mongo_url=infra["mongo"],
+            mongo_db=f"t_{service}_{RUN_ID}_{uuid.uuid4().hex[:6]}",
+            jwt_public_key_file=str(keys["public"]),
+            jwt_private_key_file=str(keys["private"]),
+            outbox_poll_seconds=0.02,
+            consumer_backoff_seconds=0.01,
+        )
+        values.update(overrides)
+        settings = load_settings(service, **values)
+        _created_dbs.append((settings.mongo_url, settings.mongo_db))
+        return settings
+
+    return make
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop the databases the tests created, so the store does not grow run after run."""
+    if not _created_dbs:
+        return
+    from pymongo import MongoClient
+
+    for url in {u for u, _ in _created_dbs}:
+        client = MongoClient(url, serverSelectionTimeoutMS=2000)
+        try:
+            for _, name in {d for d in _created_dbs if d[0] == url}:
+                client.drop_database(name)
+        except Exception:
+            pass
+        finally:
+            client.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "infra" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)

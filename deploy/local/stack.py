@@ -1,0 +1,245 @@
+"""The local platform: Kafka and the store, every service's web (gunicorn) and worker, and the nginx edge
+on one port, as `make run` (foreground; Ctrl-C stops everything it started), `make up` and `make down`.
+
+Usage: python deploy/local/stack.py run | up | down | status
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import string
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from shared.config import SERVICES  # noqa: E402
+
+VAR = Path(os.environ.get("COCREATE_VAR_DIR", ROOT / "var")).resolve()
+RUN, LOG = VAR / "run", VAR / "log"
+PIDFILE = RUN / "stack.pid"
+INFRA_MARK = RUN / "stack-started-infra"
+EDGE_PORT = int(os.environ.get("EDGE_PORT", "8080"))
+BASE_PORT = int(os.environ.get("SERVICES_BASE_PORT", "8001"))  # directory 8001, ideas 8002, ...
+METRICS_BASE_PORT = int(os.environ.get("WORKER_METRICS_BASE_PORT", "9101"))
+PYTHON = sys.executable
+
+
+def service_port(name: str) -> int:
+    return BASE_PORT + SERVICES.index(name)
+
+
+def say(message: str) -> None:
+    print(f"[cocreate] {message}", flush=True)
+
+
+def service_env(name: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("JWT_PUBLIC_KEY_FILE", str(VAR / "keys" / "jwt-public.pem"))
+    env.setdefault("JWT_PRIVATE_KEY_FILE", str(VAR / "keys" / "jwt-private.pem"))
+    env.setdefault("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}")
+    env.setdefault("MONGO_URL", f"mongodb://127.0.0.1:{os.environ.get('STORE_PORT', '27017')}/")
+    env.setdefault("COCREATE_PUBLIC_URL", f"http://localhost:{EDGE_PORT}")
+    env["PYTHONPATH"] = str(ROOT)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(VAR / "prometheus" / name)
+    env["WORKER_METRICS_PORT"] = str(METRICS_BASE_PORT + SERVICES.index(name))
+    env["GUNICORN_BIND"] = f"127.0.0.1:{service_port(name)}"
+    return env
+
+
+def render_edge_config() -> Path:
+    values = {f"{s.upper()}_UPSTREAM": f"127.0.0.1:{service_port(s)}" for s in SERVICES}
+    values.update(EDGE_PORT=str(EDGE_PORT), VAR_DIR=str(VAR))
+    nginx_dir = VAR / "nginx"
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (nginx_dir / sub).mkdir(parents=True, exist_ok=True)
+    server = string.Template((ROOT / "deploy/nginx/cocreate.conf.template").read_text()).safe_substitute(values)
+    (nginx_dir / "cocreate.conf").write_text(server)
+    main = string.Template((ROOT / "deploy/local/nginx.conf.template").read_text()).safe_substitute(values)
+    (nginx_dir / "nginx.conf").write_text(main)
+    return nginx_dir / "nginx.conf"
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def spawn(self, label: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        log = open(LOG / f"{label}.log", "ab")
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs.append((label, proc))
+
+    def start(self) -> None:
+        for d in (RUN, LOG):
+            d.mkdir(parents=True, exist_ok=True)
+        infra = subprocess.run(["bash", "deploy/local/infra.sh", "status"], cwd=ROOT, capture_output=True)
+        if infra.returncode != 0:
+            say("starting Kafka and the store")
+            subprocess.run(["bash", "deploy/local/infra.sh", "up"], cwd=ROOT, check=True)
+            INFRA_MARK.touch()
+        from shared.auth import ensure_keypair
+        ensure_keypair(VAR / "keys" / "jwt-private.pem", VAR / "keys" / "jwt-public.pem")
+        for name in SERVICES:
+            env = service_env(name)
+            self.spawn(f"{name}-worker", [PYTHON, "-m", f"services.{name}.worker"], env)
+            self.spawn(f"{name}-web", [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
+                                       f"services.{name}.wsgi:app"], env)
+        conf = render_edge_config()
+        self.spawn("edge", ["nginx", "-c", str(conf), "-p", str(VAR / "nginx")])
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.time() + timeout
+        pending = list(SERVICES)
+        while pending and time.time() < deadline:
+            for label, proc in self.procs:
+                if proc.poll() is not None:
+                    raise SystemExit(f"{label} exited with {proc.returncode}; see {LOG / (label + '.log')}")
+            pending = [s for s in pending if not ready(f"http://127.0.0.1:{EDGE_PORT}/{s}/readyz")]
+            time.sleep(0.3)
+        if pending:
+            raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(pending)} (logs in {LOG})")
+
+    def seed(self) -> None:
+        seed = ROOT / "services" / "directory" / "seed.py"
+        if seed.exists():
+            subprocess.run([PYTHON, "-m", "services.directory.seed", "--demo"], cwd=ROOT,
+                           env=service_env("directory"), check=True)
+
+    def stop(self) -> None:
+        for label, proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 20
+        for label, proc in self.procs:
+            try:
+                proc.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if INFRA_MARK.exists():
+            subprocess.run(["bash", "deploy/local/infra.sh", "down"], cwd=ROOT)
+            INFRA_MARK.unlink(missing_ok=True)
+
+
+def ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except Exception:
+        return False
+
+
+def banner() -> None:
+    base = f"http://localhost:{EDGE_PORT}"
+    say("Cocreate is running:")
+    for name in SERVICES:
+        print(f"    {base}/{name}/   (API docs: {base}/{name}/api/openapi.json)")
+    creds = VAR / "demo-credentials.txt"
+    if creds.exists():
+        print(creds.read_text())
+    print(f"    logs: {LOG}")
+
+
+def run(detached: bool) -> None:
+    stack = Stack()
+    stopping = False
+
+    def on_signal(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    PIDFILE.parent.mkdir(parents=True, exist_ok=True)
+    PIDFILE.write_text(str(os.getpid()))
+    try:
+        stack.start()
+        stack.seed()
+        (RUN / "stack.ready").touch()
+        banner()
+        if not detached:
+            say("Ctrl-C stops everything this started")
+        while not stopping:
+            for label, proc in stack.procs:
+                if proc.poll() is not None:
+                    say(f"{label} exited with {proc.returncode}; stopping (see {LOG / (label + '.log')})")
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        say("stopping")
+        (RUN / "stack.ready").unlink(missing_ok=True)
+        stack.stop()
+        PIDFILE.unlink(missing_ok=True)
+        say("stopped")
+
+
+def running_pid() -> int | None:
+    try:
+        pid = int(PIDFILE.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def up() -> None:
+    if running_pid() and (RUN / "stack.ready").exists():
+        say(f"already running on http://localhost:{EDGE_PORT}")
+        return
+    if running_pid():
+        down()
+    (RUN / "stack.ready").unlink(missing_ok=True)
+    LOG.mkdir(parents=True, exist_ok=True)
+    log = open(LOG / "stack.log", "ab")
+    proc = subprocess.Popen([PYTHON, __file__, "run", "--detached"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if (RUN / "stack.ready").exists():
+            say(f"up on http://localhost:{EDGE_PORT} (make down stops it; log: {LOG / 'stack.log'})")
+            return
+        if proc.poll() is not None:
+            raise SystemExit(f"the stack failed to start; see {LOG / 'stack.log'}:\n"
+                             + (LOG / "stack.log").read_text()[-3000:])
+        time.sleep(0.5)
+    raise SystemExit("the stack did not become ready in 180 s")
+
+
+def down() -> None:
+    pid = running_pid()
+    if not pid:
+        say("not running")
+        PIDFILE.unlink(missing_ok=True)
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + 60
+    while time.time() < deadline and running_pid():
+        time.sleep(0.3)
+    say("stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["run", "up", "down", "status"])
+    parser.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.command == "run":
+        run(args.detached)
+    elif args.command == "up":
+        up()
+    elif args.command == "down":
+        down()
+    else:
+        pid = running_pid()
+        print(f"running (pid {pid})" if pid else "not running")
+        sys.exit(0 if pid else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages the local path needs: nginx (the edge) and, with --browser, Chromium for browser tests.
+# Installs only what is missing, so a second run does nothing.
+set -euo pipefail
+want=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || want+=(nginx-light)
+if [ "${1:-}" = "--browser" ]; then
+  [ -x /usr/bin/chromium ] || want+=(chromium fonts-dejavu-core fonts-noto-core)
+fi
+[ ${#want[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "missing Debian packages: ${want[*]} (run: sudo apt-get install -y ${want[*]})" >&2; exit 1
+fi
+echo "installing ${want[*]} from Debian's packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+# The package starts a system nginx on port 80; our edge runs its own instance, so stop that one.
+if [ -x /usr/sbin/service ] && pgrep -f "nginx: master process /usr/sbin/nginx" >/dev/null 2>&1; then
+  service nginx stop >/dev/null 2>&1 || true
+fi

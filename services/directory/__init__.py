@@ -1,0 +1,2 @@
+"""Directory: the organization tree (regions, branches), people, credentials and sign-in."""
+SERVICE = "directory"

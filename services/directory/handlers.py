@@ -1,0 +1,4 @@
+"""Events the directory consumes: none; it is the source of the organization tree and of people."""
+from shared.consumer import Handlers
+
+handlers = Handlers()

@@ -1,0 +1,2 @@
+"""The feedback service's JSON API (its resources arrive with the feedback issue)."""
+blueprints: list = []

@@ -1,0 +1,16 @@
+"""The ideas service's app factory."""
+from __future__ import annotations
+
+from flask import Flask
+
+from services.ideas import SERVICE
+from services.ideas.api import blueprints
+from services.ideas.repository import INDEXES
+from shared.config import Settings, load_settings
+from shared.web import create_service_app
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings(SERVICE)
+    return create_service_app(settings, import_name=__name__, title="Cocreate ideas",
+                              api_blueprints=blueprints, indexes=INDEXES)

@@ -1,0 +1,2 @@
+"""Notifications: in-app inbox, e-mail and webhooks, per each person's preferences."""
+SERVICE = "notifications"

@@ -1,0 +1,2 @@
+"""The notifications service's JSON API (its resources arrive with the notifications issue)."""
+blueprints: list = []

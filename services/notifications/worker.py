@@ -1,0 +1,15 @@
+"""The notifications service's worker: `python -m services.notifications.worker` (outbox relay and consumer)."""
+from services.notifications import SERVICE
+from services.notifications.handlers import handlers
+from services.notifications.repository import INDEXES, OUTBOX_COLLECTIONS
+from shared.config import load_settings
+from shared.worker import WorkerSpec, run
+
+
+def spec() -> WorkerSpec:
+    return WorkerSpec(load_settings(SERVICE), outbox_collections=OUTBOX_COLLECTIONS, handlers=handlers,
+                      indexes=INDEXES)
+
+
+if __name__ == "__main__":
+    run(spec())

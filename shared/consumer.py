@@ -1,0 +1,145 @@
+"""The consumer runner: one consumer group per service, offsets committed only after the handlers'
+writes, idempotency through processed event ids under a unique index, bounded retries with backoff,
+and a dead-letter topic for a message that keeps failing so the group moves on."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from kafka import TopicPartition
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from shared import metrics
+from shared.events.envelope import Event, parse_event
+from shared.kafka import dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Database, Event], None]  # (the service's database, the event)
+PROCESSED = "processed_events"
+
+
+@dataclass
+class Handlers:
+    """Which function handles which event type; a service's handlers module fills one of these."""
+
+    by_type: dict[str, Handler] = field(default_factory=dict)
+
+    def on(self, *types: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            for t in types:
+                self.by_type[t] = fn
+            return fn
+        return register
+
+
+class ProcessedEvents:
+    """Processed event ids of one consumer group. Handlers' own writes must be idempotent (upserts, or
+    inserts keyed by the event id); this record makes a redelivered event skip its handler entirely."""
+
+    def __init__(self, db: Database):
+        self.collection = db[PROCESSED]
+
+    def seen(self, event_id: str) -> bool:
+        return self.collection.find_one({"_id": event_id}, {"_id": 1}) is not None
+
+    def record(self, event: Event) -> None:
+        try:
+            self.collection.insert_one({"_id": event.id, "type": event.type, "at": time.time()})
+        except DuplicateKeyError:
+            pass
+
+
+class ConsumerRunner:
+    def __init__(self, consumer, producer, db: Database, handlers: Handlers, *, service: str,
+                 max_attempts: int = 3, backoff_seconds: float = 0.2, lag_every_seconds: float = 5.0,
+                 processed: ProcessedEvents | None = None):
+        self.consumer = consumer
+        self.producer = producer
+        self.handlers = handlers
+        self.db = db
+        self.processed = processed or ProcessedEvents(db)
+        self.service = service
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.lag_every_seconds = lag_every_seconds
+        self._last_lag = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("consumer started", extra={"topics": sorted(self.consumer.subscription() or [])})
+        try:
+            while not stop.is_set():
+                batches = self.consumer.poll(timeout_ms=200)
+                if batches:
+                    self.process(record for records in batches.values() for record in records)
+                    self.consumer.commit()
+                self._report_lag()
+        finally:
+            self.consumer.close()
+            log.info("consumer stopped")
+
+    def process(self, records: Iterable) -> None:
+        for record in records:
+            self.handle_record(record)
+
+    def handle_record(self, record) -> None:
+        try:
+            event = parse_event(record.value, record.key)
+        except Exception as exc:  # a malformed message can never succeed: straight to dead letters
+            self.dead_letter(record, f"malformed event: {exc}", event_type="unknown")
+            return
+        handler = self.handlers.by_type.get(event.type)
+        if handler is None:
+            metrics.EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
+            return
+        if self.processed.seen(event.id):
+            metrics.EVENTS_CONSUMED.labels(self.service, event.type, "duplicate").inc()
+            return
+        for attempt in range(1, self.max_attempts + 1):
+            started = time.perf_counter()
+            try:
+                handler(self.db, event)
+                self.processed.record(event)
+            except Exception as exc:
+                log.warning("handler failed", exc_info=True,
+                            extra={"event_id": event.id, "event_type": event.type, "attempt": attempt})
+                if attempt == self.max_attempts:
+                    self.dead_letter(record, f"{type(exc).__name__}: {exc}", event_type=event.type,
+                                     event_id=event.id)
+                    return
+                time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            else:
+                metrics.HANDLER_SECONDS.labels(self.service, event.type).observe(time.perf_counter() - started)
+                metrics.EVENTS_CONSUMED.labels(self.service, event.type, "handled").inc()
+                return
+
+    def dead_letter(self, record, reason: str, *, event_type: str, event_id: str = "") -> None:
+        """Send the original message to the group's dead-letter topic; must succeed before the commit."""
+        headers = list(record.headers or []) + [
+            ("dlt-reason", reason[:1000].encode()),
+            ("dlt-origin", json.dumps({"topic": record.topic, "partition": record.partition,
+                                       "offset": record.offset}).encode()),
+        ]
+        self.producer.send(dead_letter_topic(self.service), key=record.key, value=record.value,
+                           headers=headers).get(timeout=30)
+        metrics.EVENTS_CONSUMED.labels(self.service, event_type, "dead_lettered").inc()
+        log.error("event dead-lettered", extra={"event_id": event_id, "event_type": event_type,
+                                               "reason": reason, "offset": record.offset})
+
+    def _report_lag(self) -> None:
+        now = time.time()
+        if now - self._last_lag < self.lag_every_seconds:
+            return
+        self._last_lag = now
+        assigned: set[TopicPartition] = self.consumer.assignment()
+        if not assigned:
+            return
+        ends = self.consumer.end_offsets(list(assigned))
+        for tp in assigned:
+            lag = max(0, ends.get(tp, 0) - self.consumer.position(tp))
+            metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)

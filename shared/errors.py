@@ -1,0 +1,18 @@
+"""Errors domain code and use cases raise; the web layer turns each into one problem+json status."""
+from __future__ import annotations
+
+
+class DomainError(ValueError):
+    """A rule of the domain refused the command (422), optionally naming the field at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class Conflict(Exception):
+    """A unique rule or a concurrent change refused the write (409)."""
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist, or is not visible to the asker (404)."""

@@ -1,0 +1,76 @@
+"""Kafka pieces: the producer (key = aggregate id, acks=all with idempotence, small linger for batching),
+topic creation at start, and the consumer settings every group uses. Nothing connects at import time."""
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from shared.config import Settings
+from shared.events.registry import registry
+
+log = logging.getLogger(__name__)
+
+
+def dead_letter_topic(group: str) -> str:
+    return f"cocreate.dlt.{group}"
+
+
+def make_producer(settings: Settings, **overrides) -> KafkaProducer:
+    """A producer for one process: build it after gunicorn or the worker has forked."""
+    config = dict(
+        bootstrap_servers=list(settings.kafka_bootstrap_servers),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        batch_size=64 * 1024,
+        max_in_flight_requests_per_connection=5,
+        retries=2**31 - 1,
+        client_id=f"cocreate-{settings.service}",
+    )
+    config.update(overrides)
+    return KafkaProducer(**config)
+
+
+def make_consumer(settings: Settings, group: str, topics: Iterable[str], **overrides) -> KafkaConsumer:
+    """A consumer of one group that never commits on its own: the runner commits after the writes."""
+    config = dict(
+        bootstrap_servers=list(settings.kafka_bootstrap_servers),
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=200,
+        fetch_max_wait_ms=50,
+        client_id=f"cocreate-{settings.service}-worker",
+    )
+    config.update(overrides)
+    consumer = KafkaConsumer(**config)
+    consumer.subscribe(list(topics))
+    return consumer
+
+
+def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
+    """Create missing topics (each service's own, the ones it reads, and its dead-letter topic)."""
+    wanted = sorted(set(topics))
+    admin = KafkaAdminClient(bootstrap_servers=list(settings.kafka_bootstrap_servers),
+                             client_id=f"cocreate-{settings.service}-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        for topic in missing:
+            try:
+                admin.create_topics([NewTopic(topic, settings.topic_partitions, 1)])
+                log.info("created topic", extra={"topic": topic})
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+def service_topics(service: str) -> list[str]:
+    """Every topic a service's worker touches: what it produces, what it consumes, its dead letters."""
+    return registry.topics_of_producer(service) + registry.topics_consumed_by(service) + [
+        dead_letter_topic(service)]

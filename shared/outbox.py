@@ -1,0 +1,170 @@
+"""Transactional outbox on single-document atomicity.
+
+The store has no multi-document transactions, so an aggregate's pending events live inside the
+aggregate's own document: the write that changes the aggregate pushes its events into `_outbox` and
+sets `_outbox_pending` in the same single-document operation. The relay (in the service's worker) finds
+pending documents, publishes their events (acks=all), then removes exactly the entries it published.
+A relay that dies between publishing and removing publishes again: consumers drop the duplicate.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Mapping
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from shared import metrics
+from shared.events.envelope import Event
+from shared.mongo import Index
+
+log = logging.getLogger(__name__)
+
+ENTRIES = "_outbox"
+PENDING = "_outbox_pending"
+CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
+
+
+def outbox_indexes(collections: Iterable[str]) -> list[Index]:
+    return [Index.on(c, PENDING, sparse=True) for c in collections]
+
+
+def _entries(events: Iterable[Event]) -> list[dict[str, Any]]:
+    now = time.time()
+    return [dict(e.as_outbox_entry(), at=now) for e in events]
+
+
+def with_events(document: Mapping[str, Any], events: Iterable[Event]) -> dict[str, Any]:
+    """A new aggregate document that carries its events: insert it and both are stored at once."""
+    entries = _entries(events)
+    doc = dict(document)
+    if entries:
+        doc[ENTRIES] = entries
+        doc[PENDING] = True
+    return doc
+
+
+def update_with_events(update: Mapping[str, Any], events: Iterable[Event]) -> dict[str, Any]:
+    """An update of an aggregate that also appends its events to the aggregate's outbox."""
+    entries = _entries(events)
+    merged = {op: dict(fields) for op, fields in update.items()}
+    if entries:
+        merged.setdefault("$push", {})[ENTRIES] = {"$each": entries}
+        merged.setdefault("$set", {})[PENDING] = True
+    return merged
+
+
+class Relay:
+    """Publishes what the outboxes of a service's collections hold. One relay per service is active at a
+    time (a lease in the store), so scaled-out workers stand by instead of publishing the same events."""
+
+    LEASE_ID = "outbox-relay"
+
+    def __init__(self, db: Database, collections: Iterable[str], producer, *, service: str,
+                 batch: int = 200, poll_seconds: float = 0.05, lease_seconds: float = 10.0):
+        self.db = db
+        self.collections = list(collections)
+        self.producer = producer
+        self.service = service
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self.lease_seconds = lease_seconds
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self._lease_until = 0.0
+        self._last_backlog = 0.0
+
+    # --- leadership -------------------------------------------------------------------------
+    def holds_lease(self) -> bool:
+        now = time.time()
+        if now < self._lease_until - self.lease_seconds / 2:
+            return True
+        until = datetime.now(timezone.utc) + timedelta(seconds=self.lease_seconds)
+        try:
+            self.db["_leases"].update_one(
+                {"_id": self.LEASE_ID,
+                 "$or": [{"owner": self.owner}, {"until": {"$lt": datetime.now(timezone.utc)}}]},
+                {"$set": {"owner": self.owner, "until": until}}, upsert=True)
+        except DuplicateKeyError:
+            self._lease_until = 0.0
+            return False
+        self._lease_until = now + self.lease_seconds
+        return True
+
+    # --- publishing ---------------------------------------------------------------------------
+    def relay_once(self) -> int:
+        """Publish one batch from every collection; returns how many events were published."""
+        published = 0
+        for name in self.collections:
+            collection = self.db[name]
+            docs = list(collection.find({PENDING: True}, {ENTRIES: 1}).limit(self.batch))
+            if not docs:
+                continue
+            sends = []
+            for doc in docs:
+                for entry in doc.get(ENTRIES, []):
+                    future = self.producer.send(entry["topic"], key=entry["key"].encode(),
+                                                value=entry["value"].encode(), headers=CONTENT_TYPE)
+                    sends.append((doc["_id"], entry, future))
+            self.producer.flush()
+            done: dict[Any, list[dict[str, Any]]] = {}
+            for doc_id, entry, future in sends:
+                try:
+                    future.get(timeout=0)
+                except Exception:
+                    metrics.PUBLISH_FAILURES.labels(self.service).inc()
+                    log.exception("publish failed; will retry", extra={"event_id": entry["id"]})
+                    continue
+                done.setdefault(doc_id, []).append(entry)
+                metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"]).inc()
+                metrics.OUTBOX_DELAY.labels(self.service).observe(max(0.0, time.time() - entry.get("at", 0)))
+            for doc in docs:
+                sent = done.get(doc["_id"], [])
+                if sent:
+                    self._mark_sent(collection, doc, sent)
+                    published += len(sent)
+        return published
+
+    def _mark_sent(self, collection, doc: Mapping[str, Any], sent: list[dict[str, Any]]) -> None:
+        entries = doc.get(ENTRIES, [])
+        # Writers only append; if nothing was appended meanwhile, one write clears the outbox.
+        if len(sent) == len(entries):
+            result = collection.update_one({"_id": doc["_id"], ENTRIES: {"$size": len(entries)}},
+                                           {"$unset": {ENTRIES: "", PENDING: ""}})
+            if result.modified_count:
+                return
+        for entry in sent:
+            collection.update_one({"_id": doc["_id"]}, {"$pull": {ENTRIES: {"id": entry["id"]}}})
+        collection.update_one({"_id": doc["_id"], ENTRIES: {"$size": 0}}, {"$unset": {ENTRIES: "", PENDING: ""}})
+
+    def backlog(self) -> int:
+        return sum(self.db[name].count_documents({PENDING: True}) for name in self.collections)
+
+    def release(self) -> None:
+        """Give the lease up on a graceful stop, so a standby relay takes over at once."""
+        try:
+            self.db["_leases"].delete_one({"_id": self.LEASE_ID, "owner": self.owner})
+        except PyMongoError:
+            pass
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("outbox relay started", extra={"collections": self.collections})
+        while not stop.is_set():
+            try:
+                if not self.holds_lease():
+                    stop.wait(self.lease_seconds / 2)
+                    continue
+                published = self.relay_once()
+                if time.time() - self._last_backlog > 5:
+                    metrics.OUTBOX_BACKLOG.labels(self.service).set(self.backlog())
+                    self._last_backlog = time.time()
+                if not published:
+                    stop.wait(self.poll_seconds)
+            except PyMongoError:
+                log.exception("outbox relay: store unavailable; retrying")
+                stop.wait(1.0)
+        log.info("outbox relay stopped")

@@ -1,0 +1,111 @@
+"""Outbox staging and the consumer runner's retry and dead-letter rules, with fakes (no broker, no store)."""
+from types import SimpleNamespace
+
+from shared.consumer import ConsumerRunner, Handlers
+from shared.events import new_event
+from shared.outbox import ENTRIES, PENDING, update_with_events, with_events
+
+DATA = {"branch_id": "br_1", "code": "A", "name": {"he": "א", "en": "A"}, "region_id": None, "open": True}
+
+
+def event():
+    return new_event("cocreate.branch.created.v1", source="/directory", subject="br_1", data=DATA)
+
+
+def test_a_new_document_carries_its_events_and_the_pending_flag():
+    e = event()
+    doc = with_events({"_id": "br_1", "code": "A"}, [e])
+    assert doc[PENDING] is True
+    assert [x["id"] for x in doc[ENTRIES]] == [e.id] and doc[ENTRIES][0]["value"] == e.value
+
+
+def test_an_update_appends_events_in_the_same_operation():
+    e1, e2 = event(), event()
+    update = update_with_events({"$set": {"open": False}, "$inc": {"version": 1}}, [e1, e2])
+    assert update["$set"] == {"open": False, PENDING: True}
+    assert [x["id"] for x in update["$push"][ENTRIES]["$each"]] == [e1.id, e2.id]
+
+
+def test_no_events_means_no_outbox_fields():
+    assert with_events({"_id": 1}, []) == {"_id": 1}
+    assert update_with_events({"$set": {"a": 1}}, []) == {"$set": {"a": 1}}
+
+
+class FakeProcessed:
+    def __init__(self):
+        self.ids = set()
+
+    def seen(self, event_id):
+        return event_id in self.ids
+
+    def record(self, e):
+        self.ids.add(e.id)
+
+
+class FakeProducer:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, topic, key=None, value=None, headers=None):
+        self.sent.append((topic, key, value, dict(headers)))
+        return SimpleNamespace(get=lambda timeout=None: None)
+
+
+def runner(handlers):
+    return ConsumerRunner(consumer=None, producer=FakeProducer(), db=None, handlers=handlers, service="ideas",
+                          max_attempts=3, backoff_seconds=0, processed=FakeProcessed())
+
+
+def record(e, offset=0):
+    return SimpleNamespace(value=e.value.encode(), key=e.key.encode(), headers=[], topic="cocreate.directory",
+                           partition=0, offset=offset)
+
+
+def test_a_redelivered_event_reaches_its_handler_once():
+    calls = []
+    handlers = Handlers()
+    handlers.on("cocreate.branch.created.v1")(lambda db, e: calls.append(e.id))
+    r, e = runner(handlers), event()
+    r.process([record(e), record(e, 1)])
+    assert calls == [e.id]
+
+
+def test_a_handler_that_fails_then_succeeds_is_retried_and_not_dead_lettered():
+    attempts = []
+    handlers = Handlers()
+
+    @handlers.on("cocreate.branch.created.v1")
+    def flaky(db, e):
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise RuntimeError("store hiccup")
+
+    r = runner(handlers)
+    r.process([record(event())])
+    assert len(attempts) == 3 and r.producer.sent == []
+
+
+def test_a_handler_that_always_fails_is_dead_lettered_and_the_next_event_is_handled():
+    handled = []
+    handlers = Handlers()
+
+    @handlers.on("cocreate.branch.created.v1")
+    def handler(db, e):
+        if e.subject == "br_1":
+            raise ValueError("cannot handle")
+        handled.append(e.subject)
+
+    bad = event()
+    good = new_event("cocreate.branch.created.v1", source="/directory", subject="br_2", data=dict(DATA, branch_id="br_2"))
+    r = runner(handlers)
+    r.process([record(bad), record(good, 1)])
+    assert handled == ["br_2"]
+    [(topic, key, value, headers)] = r.producer.sent
+    assert topic == "cocreate.dlt.ideas" and value == bad.value.encode()
+    assert b"ValueError" in headers["dlt-reason"]
+
+
+def test_a_malformed_message_goes_straight_to_dead_letters():
+    r = runner(Handlers())
+    r.process([SimpleNamespace(value=b"not json", key=None, headers=[], topic="t", partition=0, offset=5)])
+    assert r.producer.sent[0][0] == "cocreate.dlt.ideas"

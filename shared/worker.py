@@ -1,0 +1,85 @@
+"""The worker process of a service: the outbox relay and the consumer runner, side by side, until SIGTERM.
+
+Each service's `worker.py` describes itself with a WorkerSpec and calls run(); scaled-out workers of one
+service form one consumer group, and one of them at a time holds the relay's lease."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from prometheus_client import start_http_server
+
+from shared import logs
+from shared.config import Settings
+from shared.consumer import ConsumerRunner, Handlers
+from shared.events.registry import registry
+from shared.kafka import ensure_topics, make_consumer, make_producer, service_topics
+from shared.mongo import Index, apply_indexes, database_for
+from shared.outbox import Relay, outbox_indexes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerSpec:
+    settings: Settings
+    outbox_collections: list[str] = field(default_factory=list)
+    handlers: Handlers = field(default_factory=Handlers)
+    indexes: list[Index] = field(default_factory=list)
+    on_start: Callable[[], None] | None = None
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec):
+        self.spec = spec
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        s = self.spec.settings
+        db = database_for(s)
+        apply_indexes(db, list(self.spec.indexes) + outbox_indexes(self.spec.outbox_collections))
+        ensure_topics(s, service_topics(s.service))
+        self.producer = make_producer(s)
+        if self.spec.on_start:
+            self.spec.on_start()
+        self.relay = Relay(db, self.spec.outbox_collections, self.producer, service=s.service,
+                           batch=s.outbox_batch, poll_seconds=s.outbox_poll_seconds)
+        self.threads.append(threading.Thread(target=self.relay.run, args=(self.stop,), name="relay", daemon=True))
+        topics = registry.topics_consumed_by(s.service)
+        if topics and self.spec.handlers.by_type:
+            consumer = make_consumer(s, s.service, topics)
+            runner = ConsumerRunner(consumer, self.producer, db, self.spec.handlers, service=s.service,
+                                    max_attempts=s.consumer_max_attempts, backoff_seconds=s.consumer_backoff_seconds)
+            self.threads.append(threading.Thread(target=runner.run, args=(self.stop,), name="consumer", daemon=True))
+        for thread in self.threads:
+            thread.start()
+        log.info("worker started", extra={"threads": [t.name for t in self.threads]})
+
+    def shutdown(self, timeout: float = 20.0) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout)
+        self.relay.release()
+        self.producer.flush(timeout=10)
+        self.producer.close(timeout=10)
+        log.info("worker stopped")
+
+
+def run(spec: WorkerSpec) -> None:
+    """Run until SIGTERM or SIGINT, then finish the batch in hand, commit and leave the group."""
+    logs.configure(spec.settings.service, spec.settings.log_level)
+    if spec.settings.worker_metrics_port:
+        start_http_server(spec.settings.worker_metrics_port)
+    worker = Worker(spec)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop.set())
+    worker.start()
+    while not worker.stop.wait(0.5):
+        if not all(t.is_alive() for t in worker.threads):
+            log.error("a worker thread died; stopping so the supervisor restarts us")
+            break
+    worker.shutdown()
