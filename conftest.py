@@ -103,3 +103,70 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "infra" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def producer(make_settings):
+    from shared.kafka import make_producer
+
+    p = make_producer(make_settings("directory"))
+    yield p
+    p.close(timeout=5)
+
+
+@pytest.fixture
+def consumer_at_end(make_settings):
+    """consumer_at_end(service, topics): a consumer of a fresh group of that service, positioned at the
+    end of the topics, so a test sees only what it causes (the topics keep every earlier run's events)."""
+    from shared.kafka import ensure_topics, make_consumer
+
+    made = []
+
+    def make(service: str, topics: list[str], **overrides):
+        import time
+
+        settings = make_settings(service)
+        ensure_topics(settings, topics)
+        consumer = make_consumer(settings, f"test-{service}-{uuid.uuid4().hex[:8]}", topics,
+                                 auto_offset_reset="latest", **overrides)
+        deadline = time.time() + 30
+        while not consumer.assignment() and time.time() < deadline:
+            consumer.poll(timeout_ms=100)
+        assert consumer.assignment(), "no partitions assigned within 30 s"
+        for tp in consumer.assignment():
+            consumer.position(tp)
+        made.append(consumer)
+        return consumer
+
+    yield make
+    for consumer in made:
+        try:
+            consumer.close()
+        except Exception:
+            pass
+
+
+def poll_until(consumer, predicate, timeout: float = 20.0) -> list:
+    """Poll a consumer until predicate(records so far) holds; returns the records."""
+    import time
+
+    records: list = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for batch in consumer.poll(timeout_ms=200).values():
+            records.extend(batch)
+        if predicate(records):
+            return records
+    raise AssertionError(f"condition not met within {timeout} s; got {len(records)} records")
+
+
+def wait_for(predicate, timeout: float = 20.0, every: float = 0.05) -> None:
+    """Wait until predicate() is true (asynchronous effects: a consumer's write, a relay's publication)."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout} s")

@@ -62,7 +62,7 @@ def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
         missing = [t for t in wanted if t not in existing]
         for topic in missing:
             try:
-                admin.create_topics([NewTopic(topic, settings.topic_partitions, 1)])
+                admin.create_topics([NewTopic(topic, settings.topic_partitions, settings.topic_replication)])
                 log.info("created topic", extra={"topic": topic})
             except TopicAlreadyExistsError:
                 pass

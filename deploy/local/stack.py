@@ -38,7 +38,7 @@ def say(message: str) -> None:
     print(f"[cocreate] {message}", flush=True)
 
 
-def service_env(name: str) -> dict[str, str]:
+def service_env(name: str, web: bool = True) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("JWT_PUBLIC_KEY_FILE", str(VAR / "keys" / "jwt-public.pem"))
     env.setdefault("JWT_PRIVATE_KEY_FILE", str(VAR / "keys" / "jwt-private.pem"))
@@ -46,7 +46,10 @@ def service_env(name: str) -> dict[str, str]:
     env.setdefault("MONGO_URL", f"mongodb://127.0.0.1:{os.environ.get('STORE_PORT', '27017')}/")
     env.setdefault("COCREATE_PUBLIC_URL", f"http://localhost:{EDGE_PORT}")
     env["PYTHONPATH"] = str(ROOT)
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(VAR / "prometheus" / name)
+    if web:  # only gunicorn's processes share a multiprocess metrics folder; the worker serves its own
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(VAR / "prometheus" / name)
+    else:
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env["WORKER_METRICS_PORT"] = str(METRICS_BASE_PORT + SERVICES.index(name))
     env["GUNICORN_BIND"] = f"127.0.0.1:{service_port(name)}"
     return env
@@ -86,10 +89,9 @@ class Stack:
         from shared.auth import ensure_keypair
         ensure_keypair(VAR / "keys" / "jwt-private.pem", VAR / "keys" / "jwt-public.pem")
         for name in SERVICES:
-            env = service_env(name)
-            self.spawn(f"{name}-worker", [PYTHON, "-m", f"services.{name}.worker"], env)
+            self.spawn(f"{name}-worker", [PYTHON, "-m", f"services.{name}.worker"], service_env(name, web=False))
             self.spawn(f"{name}-web", [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
-                                       f"services.{name}.wsgi:app"], env)
+                                       f"services.{name}.wsgi:app"], service_env(name))
         conf = render_edge_config()
         self.spawn("edge", ["nginx", "-c", str(conf), "-p", str(VAR / "nginx")])
         self.wait_ready()

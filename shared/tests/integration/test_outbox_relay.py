@@ -1,0 +1,109 @@
+"""The outbox against the real store and broker: atomic with the change, published, marked, re-published
+after a crash between publishing and marking."""
+import json
+
+import pytest
+
+from conftest import poll_until
+from services.directory import services
+from services.directory.repository import BranchRepository
+from shared.auth import ORG_ADMIN, Actor, Principal
+from shared.errors import Conflict
+from shared.mongo import apply_indexes, database_for
+from shared.outbox import PENDING, Relay
+
+from services.directory.repository import INDEXES, OUTBOX_COLLECTIONS
+
+ADMIN = Actor(Principal(id="pe_admin", roles=frozenset({ORG_ADMIN})), "corr-test")
+NAME = {"he": "סניף", "en": "Branch"}
+
+
+@pytest.fixture
+def directory_db(make_settings):
+    db = database_for(make_settings("directory"))
+    apply_indexes(db, INDEXES)
+    return db
+
+
+def event_ids(records):
+    return [json.loads(r.value)["id"] for r in records]
+
+
+def test_a_change_and_its_event_are_stored_in_one_document(directory_db):
+    branch = services.create_branch(BranchRepository(directory_db), ADMIN, code="ATOM-1", name=NAME)
+    doc = directory_db.branches.find_one({"_id": branch.id})
+    assert doc[PENDING] is True
+    [entry] = doc["_outbox"]
+    assert entry["type"] == "cocreate.branch.created.v1" and entry["key"] == branch.id
+
+
+def test_a_refused_write_leaves_no_event(directory_db):
+    repo = BranchRepository(directory_db)
+    services.create_branch(repo, ADMIN, code="DUP-1", name=NAME)
+    with pytest.raises(Conflict):
+        services.create_branch(repo, ADMIN, code="DUP-1", name=NAME)
+    assert directory_db.branches.count_documents({}) == 1
+    assert sum(len(d["_outbox"]) for d in directory_db.branches.find({PENDING: True})) == 1
+
+
+def test_the_relay_publishes_pending_events_with_the_aggregate_id_as_key_and_clears_the_outbox(
+        directory_db, producer, consumer_at_end):
+    consumer = consumer_at_end("ideas", ["cocreate.directory"])
+    branch = services.create_branch(BranchRepository(directory_db), ADMIN, code="REL-1", name=NAME)
+    relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory")
+    assert relay.relay_once() == 1
+    records = poll_until(consumer, lambda rs: any(r.key == branch.id.encode() for r in rs))
+    [record] = [r for r in records if r.key == branch.id.encode()]
+    envelope = json.loads(record.value)
+    assert envelope["type"] == "cocreate.branch.created.v1" and envelope["correlationid"] == "corr-test"
+    assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
+    assert directory_db.branches.count_documents({PENDING: True}) == 0
+    assert "_outbox" not in directory_db.branches.find_one({"_id": branch.id})
+    assert relay.relay_once() == 0
+
+
+def test_a_relay_stopped_between_publishing_and_marking_publishes_again(directory_db, producer, consumer_at_end,
+                                                                        monkeypatch):
+    consumer = consumer_at_end("ideas", ["cocreate.directory"])
+    branch = services.create_branch(BranchRepository(directory_db), ADMIN, code="CRASH-1", name=NAME)
+    relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory")
+
+    def crash(*args, **kwargs):
+        raise SystemExit("relay killed after publishing")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Relay, "_mark_sent", crash)
+        with pytest.raises(SystemExit):
+            relay.relay_once()
+    assert directory_db.branches.count_documents({PENDING: True}) == 1  # nothing was marked
+    assert relay.relay_once() == 1  # a restarted relay publishes it again
+    records = poll_until(consumer, lambda rs: len([r for r in rs if r.key == branch.id.encode()]) == 2)
+    ids = event_ids([r for r in records if r.key == branch.id.encode()])
+    assert ids[0] == ids[1]  # the same event twice: consumers drop the second (see test_consumer_runner)
+
+
+def test_events_appended_while_the_relay_publishes_are_not_lost(directory_db, producer):
+    repo = BranchRepository(directory_db)
+    branch = services.create_branch(repo, ADMIN, code="RACE-1", name=NAME)
+    relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory")
+    original = relay._mark_sent
+
+    def close_meanwhile(collection, doc, sent):
+        services.close_branch(repo, ADMIN, branch.id)  # a writer appends during publication
+        original(collection, doc, sent)
+
+    relay._mark_sent = close_meanwhile
+    assert relay.relay_once() == 1
+    relay._mark_sent = original
+    doc = directory_db.branches.find_one({"_id": branch.id})
+    assert [e["type"] for e in doc["_outbox"]] == ["cocreate.branch.closed.v1"] and doc[PENDING] is True
+    assert relay.relay_once() == 1
+    assert directory_db.branches.count_documents({PENDING: True}) == 0
+
+
+def test_only_one_relay_of_a_service_holds_the_lease(directory_db, producer):
+    first = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory")
+    second = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory")
+    assert first.holds_lease() and not second.holds_lease()
+    first.release()
+    assert second.holds_lease()
