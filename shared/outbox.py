@@ -137,8 +137,9 @@ class Relay:
                                            {"$unset": {ENTRIES: "", PENDING: ""}})
             if result.modified_count:
                 return
-        for entry in sent:
-            collection.update_one({"_id": doc["_id"]}, {"$pull": {ENTRIES: {"id": entry["id"]}}})
+        # $pullAll removes exactly the entries as read (whole-value match: MongoDB and FerretDB agree on it,
+        # while FerretDB 1.24 ignores a $pull by field condition).
+        collection.update_one({"_id": doc["_id"]}, {"$pullAll": {ENTRIES: sent}})
         collection.update_one({"_id": doc["_id"], ENTRIES: {"$size": 0}}, {"$unset": {ENTRIES: "", PENDING: ""}})
 
     def backlog(self) -> int:

@@ -17,15 +17,16 @@ class StrictSchema(ma.Schema):
 
 
 class Text(ma.fields.String):
-    """A string with an upper bound on its length (10,000 unless the field says less) and no NUL bytes."""
+    """A string with an upper bound on its length (10,000 unless the field says less) and no NUL bytes;
+    both rules are in the OpenAPI document too (maxLength, pattern)."""
 
-    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if len(text) > MAX_TEXT:
-            raise ma.ValidationError(f"Longer than {MAX_TEXT} characters.")
-        if "\x00" in text:
-            raise ma.ValidationError("May not contain NUL characters.")
-        return text
+    def __init__(self, *args, **kwargs):
+        validators = kwargs.pop("validate", None)
+        validators = list(validators) if isinstance(validators, (list, tuple)) else [validators] if validators else []
+        validators.append(validate.Length(max=MAX_TEXT))
+        if not any(isinstance(v, validate.Regexp) for v in validators):  # a field's own pattern says more
+            validators.append(validate.Regexp(r"^[^\x00]*$", error="May not contain NUL."))
+        super().__init__(*args, validate=validators, **kwargs)
 
 
 class CursorArgsSchema(StrictSchema):

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Debian packages the local path needs: nginx (the edge) and, with --browser, Chromium for browser tests.
+# Debian packages the local path needs: nginx (the edge); with --browser, Chromium for browser tests;
+# with --bench, wrk (the HTTP load generator of the benchmarks).
 # Installs only what is missing, so a second run does nothing.
 set -euo pipefail
 want=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || want+=(nginx-light)
-if [ "${1:-}" = "--browser" ]; then
-  [ -x /usr/bin/chromium ] || want+=(chromium fonts-dejavu-core fonts-noto-core)
-fi
+for flag in "$@"; do
+  case "$flag" in
+    --browser) [ -x /usr/bin/chromium ] || want+=(chromium fonts-dejavu-core fonts-noto-core) ;;
+    --bench) command -v wrk >/dev/null 2>&1 || want+=(wrk) ;;
+  esac
+done
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing Debian packages: ${want[*]} (run: sudo apt-get install -y ${want[*]})" >&2; exit 1

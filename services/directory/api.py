@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.directory import services
 from services.directory.repository import BranchRepository
 from services.directory.schemas import BranchCreateSchema, BranchPageSchema, BranchSchema
 from shared.schemas import CursorArgsSchema, page_of
-from shared.web import actor, db
+from shared.web import Blueprint, actor, db
 
 blp = Blueprint("branches", __name__, url_prefix="/branches", description="The organization's branches")
 

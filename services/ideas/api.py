@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from shared.auth import require_signed_in
 from shared.readmodels import BRANCHES
 from shared.schemas import CursorArgsSchema, page_of
-from shared.web import current_principal, db
+from shared.web import Blueprint, current_principal, db
 
 branches = Blueprint("branches", __name__, url_prefix="/branches",
                      description="Branches as the ideas service knows them (from the directory's events)")

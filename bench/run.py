@@ -1,0 +1,30 @@
+"""`make bench`: run the benchmarks (all, or those named), write bench/results/*.json and docs/benchmarks.md.
+
+Usage: python -m bench.run [store kafka_throughput outbox_latency flask_ceiling ...]"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+from bench.common import drop_bench_databases
+from bench.report import write_report
+
+BENCHMARKS = ["store", "kafka_throughput", "outbox_latency", "flask_ceiling"]
+
+
+def main(names: list[str]) -> None:
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        raise SystemExit(f"unknown benchmarks: {', '.join(sorted(unknown))}; known: {', '.join(BENCHMARKS)}")
+    try:
+        for name in names or BENCHMARKS:
+            print(f"== {name}", flush=True)
+            result = importlib.import_module(f"bench.{name}").main()
+            print({k: v for k, v in result.items() if k != "machine"}, flush=True)
+    finally:
+        drop_bench_databases()
+    print(f"report: {write_report()}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
