@@ -10,6 +10,7 @@ end. Measures:
   - find_one by _id and by an indexed field, latency p50/p99 on 100,000 documents
   - find(equality on an indexed field).sort(indexed field).limit(20), latency p50/p99
   - update_one($inc) from 8 threads on one document: the final count must be exact
+  - find_one_and_update($inc, upsert, AFTER) from 8 threads: exact, and no value returned twice
   - features: unique index + DuplicateKeyError; find_one_and_update(upsert, ReturnDocument.AFTER)
 Any error under concurrency is counted and printed: a backend with errors is disqualified.
 """
@@ -193,6 +194,37 @@ def inc_contention(uri: str, threads: int, per_thread: int, errors: Errors) -> t
     return threads * per_thread / elapsed, final, threads * per_thread
 
 
+def fam_contention(uri: str, threads: int, per_thread: int, errors: Errors) -> tuple[float, int, int, bool]:
+    """find_one_and_update($inc, upsert, AFTER) from many threads: exact total, no value returned twice."""
+    cl = client(uri)
+    coll = cl[DB]["seq"]
+    coll.delete_many({})
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(per_thread):
+            try:
+                d = coll.find_one_and_update(
+                    {"_id": "s"}, {"$inc": {"n": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+                )
+                with lock:
+                    seen.append(d["n"])
+            except Exception as e:  # noqa: BLE001
+                errors.add(e)
+
+    t0 = time.perf_counter()
+    ths = [threading.Thread(target=work) for _ in range(threads)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    elapsed = time.perf_counter() - t0
+    final = (coll.find_one({"_id": "s"}) or {}).get("n", 0)
+    cl.close()
+    return threads * per_thread / elapsed, final, threads * per_thread, len(set(seen)) == len(seen)
+
+
 def features(uri: str) -> dict:
     cl = client(uri)
     db = cl[DB]
@@ -277,6 +309,11 @@ def main() -> int:
     phase("update_one $inc x8 threads, one document")
     res["inc_8t_per_s"], res["inc_final"], res["inc_expected"] = inc_contention(args.uri, 8, 250, errors)
 
+    phase("find_one_and_update $inc upsert x8 threads, one document")
+    (res["fam_8t_per_s"], res["fam_final"], res["fam_expected"], res["fam_unique_returns"]) = fam_contention(
+        args.uri, 8, 125, errors
+    )
+
     phase("features")
     res.update(features(args.uri))
     res["errors"] = errors.count
@@ -288,7 +325,12 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=2, default=str)
-    ok = errors.count == 0 and res["inc_final"] == res["inc_expected"]
+    ok = (
+        errors.count == 0
+        and res["inc_final"] == res["inc_expected"]
+        and res["fam_final"] == res["fam_expected"]
+        and res["fam_unique_returns"]
+    )
     return 0 if ok else 1
 
 
