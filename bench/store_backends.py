@@ -9,6 +9,9 @@ end. Measures:
   - insert_many rate (1000-document batches), which also loads the 100,000-document collection
   - find_one by _id and by an indexed field, latency p50/p99 on 100,000 documents
   - find(equality on an indexed field).sort(indexed field).limit(20), latency p50/p99
+  - outbox-style polls on a sparse-indexed boolean ({"_outbox_pending": True}, 100 of 100,000):
+    count_documents and find().limit(50), latency p50/p99
+  - find({"_id": {"$in": [10 ids]}}) and update_one({"_id": x}, $inc) on the 100,000 documents, p50/p99
   - update_one($inc) from 8 threads on one document: the final count must be exact
   - find_one_and_update($inc, upsert, AFTER) from 8 threads: exact, and no value returned twice
   - features: unique index + DuplicateKeyError; find_one_and_update(upsert, ReturnDocument.AFTER)
@@ -51,7 +54,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def doc(i: int) -> dict:
-    return {
+    d = {
         "_id": ObjectId(),
         "org": f"org-{i % N_ORGS}",
         "email": f"user{i}@example.org",
@@ -59,6 +62,9 @@ def doc(i: int) -> dict:
         "n": 0,
         "payload": PAYLOAD,
     }
+    if i % 1000 == 0:  # an outbox-style flag on a few documents (sparse index)
+        d["_outbox_pending"] = True
+    return d
 
 
 class Errors:
@@ -74,10 +80,11 @@ class Errors:
                 self.samples.append(f"{type(e).__name__}: {str(e)[:200]}")
 
 
-def insert_one_threads(uri: str, threads: int, seconds: float, max_ops: int, errors: Errors) -> float:
+def insert_one_threads(uri: str, threads: int, seconds: float, max_ops: int, errors: Errors, settle: float) -> float:
     cl = client(uri)
-    coll = cl[DB]["ins_threads"]
+    coll = cl[DB][f"ins_threads_{threads}"]
     coll.insert_one({"warmup": True})
+    time.sleep(settle)  # the store's background work on a new collection (index twins) happens first
     done = [0] * threads
     stop_at = time.perf_counter() + seconds
 
@@ -122,7 +129,11 @@ def _proc_insert(uri: str, seconds: float, max_ops: int, start_evt, q) -> None: 
     cl.close()
 
 
-def insert_one_processes(uri: str, procs: int, seconds: float, max_ops: int, errors: Errors) -> float:
+def insert_one_processes(uri: str, procs: int, seconds: float, max_ops: int, errors: Errors, settle: float) -> float:
+    cl = client(uri)
+    cl[DB]["ins_procs"].insert_one({"warmup": True})
+    cl.close()
+    time.sleep(settle)
     ctx = mp.get_context("spawn")
     start_evt = ctx.Event()
     q = ctx.Queue()
@@ -262,6 +273,12 @@ def main() -> int:
     ap.add_argument("--label", default="store")
     ap.add_argument("--seconds", type=float, default=8.0, help="duration of each rate phase")
     ap.add_argument("--json", help="write results to this file")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=3.0,
+        help="seconds to wait after creating a collection or loading it (our store adds index twins in the background)",
+    )
     args = ap.parse_args()
 
     cl = client(args.uri)
@@ -274,18 +291,20 @@ def main() -> int:
         print(f"[{args.label}] {name}...", file=sys.stderr, flush=True)
 
     phase("insert_one x1 thread")
-    res["insert_one_1t_per_s"] = insert_one_threads(args.uri, 1, args.seconds, 20_000, errors)
+    res["insert_one_1t_per_s"] = insert_one_threads(args.uri, 1, args.seconds, 20_000, errors, args.settle)
     phase("insert_one x8 threads")
-    res["insert_one_8t_per_s"] = insert_one_threads(args.uri, 8, args.seconds, 5_000, errors)
+    res["insert_one_8t_per_s"] = insert_one_threads(args.uri, 8, args.seconds, 5_000, errors, args.settle)
     phase("insert_one x4 processes")
-    res["insert_one_4p_per_s"] = insert_one_processes(args.uri, 4, args.seconds, 5_000, errors)
+    res["insert_one_4p_per_s"] = insert_one_processes(args.uri, 4, args.seconds, 5_000, errors, args.settle)
 
     phase(f"insert_many 1000-doc batches ({N_DOCS} docs)")
     coll = db["items"]
     coll.create_index([("email", 1)], name="email")
     coll.create_index([("org", 1), ("created", -1)], name="org_created")
+    coll.create_index([("_outbox_pending", 1)], name="outbox_pending", sparse=True)
     res["insert_many_docs_per_s"], ids = load(coll, errors)
     res["count"] = coll.count_documents({})
+    time.sleep(args.settle)
 
     rnd = random.Random(42)
     phase("find_one by _id")
@@ -305,6 +324,25 @@ def main() -> int:
     res["find_sort_p50_ms"], res["find_sort_p99_ms"], res["find_sort_per_s"] = p50, p99, rate
     sample = list(coll.find({"org": "org-7"}).sort("created", -1).limit(20))
     res["find_sort_correct"] = [d["created"] for d in sample] == list(range(N_DOCS - N_ORGS + 7, -1, -N_ORGS))[:20]
+
+    phase("outbox polls on a sparse-indexed boolean")
+    p50, p99, rate = latencies(lambda i: coll.count_documents({"_outbox_pending": True}), 500, args.seconds)
+    res["count_flag_p50_ms"], res["count_flag_p99_ms"] = p50, p99
+    res["count_flag_correct"] = coll.count_documents({"_outbox_pending": True}) == N_DOCS // 1000
+    p50, p99, rate = latencies(lambda i: list(coll.find({"_outbox_pending": True}).limit(50)), 500, args.seconds)
+    res["find_flag_limit_p50_ms"], res["find_flag_limit_p99_ms"] = p50, p99
+
+    phase("find _id $in [10 ids]")
+    p50, p99, rate = latencies(
+        lambda i: list(coll.find({"_id": {"$in": rnd.sample(ids, 10)}})), 200, args.seconds
+    )
+    res["find_id_in_p50_ms"], res["find_id_in_p99_ms"] = p50, p99
+
+    phase("update_one by _id $inc")
+    p50, p99, rate = latencies(
+        lambda i: coll.update_one({"_id": rnd.choice(ids)}, {"$inc": {"n": 1}}), 1000, args.seconds
+    )
+    res["update_id_p50_ms"], res["update_id_p99_ms"] = p50, p99
 
     phase("update_one $inc x8 threads, one document")
     res["inc_8t_per_s"], res["inc_final"], res["inc_expected"] = inc_contention(args.uri, 8, 250, errors)

@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 
 from kafka import TopicPartition
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from shared import metrics
 from shared.events.envelope import Event, parse_event
@@ -40,19 +40,27 @@ class Handlers:
 
 class ProcessedEvents:
     """Processed event ids of one consumer group. Handlers' own writes must be idempotent (upserts, or
-    inserts keyed by the event id); this record makes a redelivered event skip its handler entirely."""
+    inserts keyed by the event id); this record makes a redelivered event skip its handler entirely.
+    Checked and written once per polled batch, not once per event (the store is slow per query)."""
 
     def __init__(self, db: Database):
         self.collection = db[PROCESSED]
 
-    def seen(self, event_id: str) -> bool:
-        return self.collection.find_one({"_id": event_id}, {"_id": 1}) is not None
+    def seen(self, event_ids: Iterable[str]) -> set[str]:
+        ids = list(event_ids)
+        if not ids:
+            return set()
+        return {d["_id"] for d in self.collection.find({"_id": {"$in": ids}}, {"_id": 1})}
 
-    def record(self, event: Event) -> None:
+    def record(self, events: Iterable[Event]) -> None:
+        docs = [{"_id": e.id, "type": e.type, "at": time.time()} for e in events]
+        if not docs:
+            return
         try:
-            self.collection.insert_one({"_id": event.id, "type": event.type, "at": time.time()})
-        except DuplicateKeyError:
-            pass
+            self.collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:  # some were recorded already (a redelivery): fine, others went in
+            if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
+                raise
 
 
 class ConsumerRunner:
@@ -84,39 +92,45 @@ class ConsumerRunner:
             log.info("consumer stopped")
 
     def process(self, records: Iterable) -> None:
+        """Handle a polled batch in order; the caller commits the offsets once this returns."""
+        parsed = []
         for record in records:
-            self.handle_record(record)
+            try:
+                parsed.append((record, parse_event(record.value, record.key)))
+            except Exception as exc:  # a malformed message can never succeed: straight to dead letters
+                self.dead_letter(record, f"malformed event: {exc}", event_type="unknown")
+        done = self.processed.seen(e.id for _, e in parsed if e.type in self.handlers.by_type)
+        handled = []
+        for record, event in parsed:
+            if event.type not in self.handlers.by_type:
+                metrics.EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
+            elif event.id in done:
+                metrics.EVENTS_CONSUMED.labels(self.service, event.type, "duplicate").inc()
+            elif self.handle(record, event):
+                done.add(event.id)
+                handled.append(event)
+        self.processed.record(handled)
 
-    def handle_record(self, record) -> None:
-        try:
-            event = parse_event(record.value, record.key)
-        except Exception as exc:  # a malformed message can never succeed: straight to dead letters
-            self.dead_letter(record, f"malformed event: {exc}", event_type="unknown")
-            return
-        handler = self.handlers.by_type.get(event.type)
-        if handler is None:
-            metrics.EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
-            return
-        if self.processed.seen(event.id):
-            metrics.EVENTS_CONSUMED.labels(self.service, event.type, "duplicate").inc()
-            return
+    def handle(self, record, event: Event) -> bool:
+        """Run the event's handler with bounded retries; True if it succeeded, False if dead-lettered."""
+        handler = self.handlers.by_type[event.type]
         for attempt in range(1, self.max_attempts + 1):
             started = time.perf_counter()
             try:
                 handler(self.db, event)
-                self.processed.record(event)
             except Exception as exc:
                 log.warning("handler failed", exc_info=True,
                             extra={"event_id": event.id, "event_type": event.type, "attempt": attempt})
                 if attempt == self.max_attempts:
                     self.dead_letter(record, f"{type(exc).__name__}: {exc}", event_type=event.type,
                                      event_id=event.id)
-                    return
+                    return False
                 time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
             else:
                 metrics.HANDLER_SECONDS.labels(self.service, event.type).observe(time.perf_counter() - started)
                 metrics.EVENTS_CONSUMED.labels(self.service, event.type, "handled").inc()
-                return
+                return True
+        return False
 
     def dead_letter(self, record, reason: str, *, event_type: str, event_id: str = "") -> None:
         """Send the original message to the group's dead-letter topic; must succeed before the commit."""

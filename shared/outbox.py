@@ -16,6 +16,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
+from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -122,25 +123,30 @@ class Relay:
                 done.setdefault(doc_id, []).append(entry)
                 metrics.EVENTS_PUBLISHED.labels(self.service, entry["type"]).inc()
                 metrics.OUTBOX_DELAY.labels(self.service).observe(max(0.0, time.time() - entry.get("at", 0)))
-            for doc in docs:
-                sent = done.get(doc["_id"], [])
-                if sent:
-                    self._mark_sent(collection, doc, sent)
-                    published += len(sent)
+            published += self._mark_sent(collection, docs, done)
         return published
 
-    def _mark_sent(self, collection, doc: Mapping[str, Any], sent: list[dict[str, Any]]) -> None:
-        entries = doc.get(ENTRIES, [])
-        # Writers only append; if nothing was appended meanwhile, one write clears the outbox.
-        if len(sent) == len(entries):
-            result = collection.update_one({"_id": doc["_id"], ENTRIES: {"$size": len(entries)}},
-                                           {"$unset": {ENTRIES: "", PENDING: ""}})
-            if result.modified_count:
-                return
-        # $pullAll removes exactly the entries as read (whole-value match: MongoDB and FerretDB agree on it,
-        # while FerretDB 1.24 ignores a $pull by field condition).
-        collection.update_one({"_id": doc["_id"]}, {"$pullAll": {ENTRIES: sent}})
-        collection.update_one({"_id": doc["_id"], ENTRIES: {"$size": 0}}, {"$unset": {ENTRIES: "", PENDING: ""}})
+    def _mark_sent(self, collection, docs: list[Mapping[str, Any]], done: dict[Any, list[dict[str, Any]]]) -> int:
+        """Remove what was published; returns how many events that was. Writers only append, so a document
+        that still holds as many entries as were read, all of them sent, is cleared by one conditional
+        unset, and the whole batch goes in one round trip. The rest (a failed send, an append meanwhile)
+        takes the exact path, document by document."""
+        whole = [d for d in docs if 0 < len(d.get(ENTRIES, [])) == len(done.get(d["_id"], []))]
+        cleared = 0
+        if whole:
+            cleared = collection.bulk_write(
+                [UpdateOne({"_id": d["_id"], ENTRIES: {"$size": len(d[ENTRIES])}},
+                           {"$unset": {ENTRIES: "", PENDING: ""}}) for d in whole], ordered=False).modified_count
+        exact = docs if cleared < len(whole) else [d for d in docs if d not in whole]
+        for doc in exact:
+            sent = done.get(doc["_id"], [])
+            if sent:
+                # $pullAll removes exactly the entries as read (whole-value match: MongoDB and FerretDB agree
+                # on it, while FerretDB 1.24 ignores a $pull by field condition). Repeating it is harmless.
+                collection.update_one({"_id": doc["_id"]}, {"$pullAll": {ENTRIES: sent}})
+                collection.update_one({"_id": doc["_id"], ENTRIES: {"$size": 0}},
+                                      {"$unset": {ENTRIES: "", PENDING: ""}})
+        return sum(len(sent) for sent in done.values())
 
     def backlog(self) -> int:
         return sum(self.db[name].count_documents({PENDING: True}) for name in self.collections)

@@ -11,14 +11,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import yaml
-from jsonschema import Draft202012Validator
 
 CONTRACT = Path(__file__).parent / "contract"
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 TYPE_NAME = re.compile(r"^cocreate\.[a-z_]+\.[a-z_]+\.v[0-9]+$")
 
 ENVELOPE_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$schema": "http://json-schema.org/draft-07/schema#",
     "title": "Cocreate CloudEvent envelope (structured JSON)",
     "type": "object",
     "required": ["specversion", "id", "source", "type", "subject", "time", "datacontenttype",
@@ -59,12 +60,13 @@ class Registry:
         return {t: name for name, topic in self.topics.items() for t in topic["events"]}
 
     @cached_property
-    def _validators(self) -> dict[str, Draft202012Validator]:
-        return {t: Draft202012Validator(self.schema(t)) for t in self._topic_by_type}
+    def _validators(self) -> dict[str, Any]:
+        # Compiled once to Python code: validation runs for every event built, on the request path.
+        return {t: fastjsonschema.compile(self.schema(t)) for t in self._topic_by_type}
 
     @cached_property
-    def _envelope(self) -> Draft202012Validator:
-        return Draft202012Validator(ENVELOPE_SCHEMA)
+    def _envelope(self):
+        return fastjsonschema.compile(ENVELOPE_SCHEMA, formats={"date-time": _RFC3339})
 
     @property
     def types(self) -> list[str]:
@@ -94,13 +96,15 @@ class Registry:
 
     def validate(self, envelope: dict[str, Any]) -> None:
         """Raise EventContractError unless the envelope and its data match the contract."""
-        problems = [e.message for e in self._envelope.iter_errors(envelope)]
-        if not problems:
-            self.topic_of(envelope["type"])
-            problems = [f"data{'.' if e.path else ''}{'.'.join(map(str, e.path))}: {e.message}"
-                        for e in self._validators[envelope["type"]].iter_errors(envelope["data"])]
-        if problems:
-            raise EventContractError(f"{envelope.get('type')}: " + "; ".join(problems))
+        try:
+            self._envelope(envelope)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise EventContractError(f"{envelope.get('type')}: envelope: {exc.message}") from None
+        self.topic_of(envelope["type"])
+        try:
+            self._validators[envelope["type"]](envelope["data"])
+        except fastjsonschema.JsonSchemaValueException as exc:
+            raise EventContractError(f"{envelope['type']}: {exc.message}") from None
 
 
 registry = Registry()

@@ -88,9 +88,9 @@ def test_events_appended_while_the_relay_publishes_are_not_lost(directory_db, pr
     relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory")
     original = relay._mark_sent
 
-    def close_meanwhile(collection, doc, sent):
+    def close_meanwhile(collection, docs, done):
         services.close_branch(repo, ADMIN, branch.id)  # a writer appends during publication
-        original(collection, doc, sent)
+        return original(collection, docs, done)
 
     relay._mark_sent = close_meanwhile
     assert relay.relay_once() == 1

@@ -35,11 +35,11 @@ class FakeProcessed:
     def __init__(self):
         self.ids = set()
 
-    def seen(self, event_id):
-        return event_id in self.ids
+    def seen(self, event_ids):
+        return set(event_ids) & self.ids
 
-    def record(self, e):
-        self.ids.add(e.id)
+    def record(self, events):
+        self.ids.update(e.id for e in events)
 
 
 class FakeProducer:
@@ -66,7 +66,8 @@ def test_a_redelivered_event_reaches_its_handler_once():
     handlers = Handlers()
     handlers.on("cocreate.branch.created.v1")(lambda db, e: calls.append(e.id))
     r, e = runner(handlers), event()
-    r.process([record(e), record(e, 1)])
+    r.process([record(e), record(e, 1)])  # twice in one batch
+    r.process([record(e, 2)])  # and again in a later one
     assert calls == [e.id]
 
 
