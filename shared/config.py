@@ -18,6 +18,7 @@ class Settings:
     mongo_url: str = "mongodb://127.0.0.1:27017/"
     mongo_db: str = ""
     mongo_timeout_ms: int = 2000
+    mongo_socket_timeout_ms: int = 15000
     log_level: str = "INFO"
     jwt_public_key_file: str = ""
     jwt_private_key_file: str = ""
@@ -55,6 +56,7 @@ def load_settings(service: str, env: Env | None = None, **overrides) -> Settings
         mongo_url=env.str("MONGO_URL", "mongodb://127.0.0.1:27017/"),
         mongo_db=env.str("MONGO_DB", "") or f"cocreate_{service}",
         mongo_timeout_ms=env.int("MONGO_TIMEOUT_MS", 2000),
+        mongo_socket_timeout_ms=env.int("MONGO_SOCKET_TIMEOUT_MS", 15000),
         log_level=env.str("LOG_LEVEL", "INFO"),
         jwt_public_key_file=env.str("JWT_PUBLIC_KEY_FILE", "var/keys/jwt-public.pem"),
         jwt_private_key_file=env.str("JWT_PRIVATE_KEY_FILE", "var/keys/jwt-private.pem"),

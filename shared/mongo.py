@@ -30,6 +30,8 @@ def client_for(settings: Settings) -> MongoClient:
                 settings.mongo_url,
                 serverSelectionTimeoutMS=settings.mongo_timeout_ms,
                 connectTimeoutMS=settings.mongo_timeout_ms,
+                # A server that stops answering must not hang a request or a worker's shutdown forever.
+                socketTimeoutMS=settings.mongo_socket_timeout_ms,
                 tz_aware=True,
                 appname=f"cocreate-{settings.service}",
             )

@@ -198,7 +198,7 @@ fetch_kafka() {
 
 build_ferretdb() {
   local src="$HERE/ferretdb" stamp="$FERRET_BIN.stamp" want
-  want=$(stamp_of "$src/main.go" "$src/go.mod" "$src/go.sum")
+  want=$(stamp_of "$src"/*.go "$src/go.mod" "$src/go.sum")
   if [[ -x $FERRET_BIN && -f $stamp && $(cat "$stamp") == "$want" ]]; then return 0; fi
   command -v go >/dev/null || die "go is required to build FerretDB"
   say "store: building FerretDB 1.24 (go build, first time takes a few minutes)..."

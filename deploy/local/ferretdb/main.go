@@ -23,6 +23,13 @@
 //	-serialize-writes FERRETDB_SERIALIZE_WRITES  true | false (default true)
 //	-socket     FERRETDB_SOCKET            FerretDB's private Unix socket when serializing
 //	                                       (default: a new temporary directory)
+//	-index-twins FERRETDB_INDEX_TWINS      true | false (default true; postgresql handler only)
+//
+// Index twins (twins.go): FerretDB 1.24 on PostgreSQL filters with `_jsonb->$1 @> $2`, which its
+// btree indexes cannot serve. With -index-twins, a background loop gives every indexed top-level
+// field (and _id) a GIN twin index that serves that predicate, and FerretDB's connections use
+// plan_cache_mode=force_custom_plan so that the planner can match it. Wire messages are not
+// touched.
 package main
 
 import (
@@ -62,6 +69,8 @@ func main() {
 	serialize := flag.Bool("serialize-writes", env("FERRETDB_SERIALIZE_WRITES", "true") == "true",
 		"run update/findAndModify/delete on one collection one at a time (single-document atomicity)")
 	socket := flag.String("socket", env("FERRETDB_SOCKET", ""), "private Unix socket path of FerretDB behind the front")
+	twins := flag.Bool("index-twins", env("FERRETDB_INDEX_TWINS", "true") == "true",
+		"postgresql: add GIN twins of FerretDB's indexes that its equality filters can use (see twins.go)")
 	flag.Parse()
 
 	var level slog.Level
@@ -92,6 +101,13 @@ func main() {
 		conf.SQLiteURL = u
 	case "postgresql":
 		conf.PostgreSQLURL = *postgres
+		if *twins {
+			u, err := withCustomPlans(*postgres)
+			if err != nil {
+				out.Fatalf("bad -postgres URL: %v", err)
+			}
+			conf.PostgreSQLURL = u
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "unknown handler %q (want sqlite or postgresql)\n", *handler)
 		os.Exit(2)
@@ -144,7 +160,17 @@ func main() {
 		}()
 	}
 
-	out.Printf("serving on %s (handler %s, serialize-writes %v, log level %s)", *listen, *handler, *serialize, level)
+	twinsOn := *twins && *handler == "postgresql"
+	if twinsOn {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runTwins(ctx, *postgres, out)
+		}()
+	}
+
+	out.Printf("serving on %s (handler %s, serialize-writes %v, index-twins %v, log level %s)",
+		*listen, *handler, *serialize, twinsOn, level)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		out.Fatalf("run: %v", err)
 	}
