@@ -13,7 +13,8 @@ from pathlib import Path
 
 from bench.common import KAFKA, MONGO, bench_settings, percentile, write
 from services.directory import services
-from services.directory.repository import INDEXES, OUTBOX_COLLECTIONS, BranchRepository
+from services.directory.services import Directory
+from services.directory.repository import INDEXES, OUTBOX_COLLECTIONS
 from shared.auth import ORG_ADMIN, Actor, Principal
 from shared.kafka import ensure_topics
 from shared.mongo import apply_indexes, database_for
@@ -39,7 +40,7 @@ def main(rate: int = RATE, seconds: int = SECONDS) -> dict:
     assert consumer.stdout.readline().strip() == "ready"
     time.sleep(2)  # the relay has taken its lease
 
-    repo = BranchRepository(ddb)
+    repo = Directory.of(ddb)
     actor = Actor(Principal(id="pe_bench", roles=frozenset({ORG_ADMIN})))
     written: dict[str, float] = {}
     started = time.time()

@@ -16,3 +16,11 @@ class Conflict(Exception):
 
 class NotFound(LookupError):
     """The thing asked for does not exist, or is not visible to the asker (404)."""
+
+
+class RateLimited(Exception):
+    """Too many attempts (429); the client may try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

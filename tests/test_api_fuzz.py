@@ -7,11 +7,17 @@ import importlib
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+import schemathesis.specs.openapi.checks  # noqa: F401  (registers the OpenAPI checks)
+from schemathesis.checks import CHECKS
 
 from shared.config import SERVICES
 
-EXAMPLES = 25
+EXAMPLES = 20
+# A request that fits the schema may still break a rule no schema can state (an unknown region, a wrong
+# current password): such a 4xx is not a broken document, so that one check is left out.
+EXCLUDED = [CHECKS.get_by_names(["positive_data_acceptance"])[0]]
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -26,6 +32,10 @@ def test_every_operation_answers_as_its_document_says(service, make_settings, ad
             @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
                       derandomize=True, database=None)
             def answers_as_documented(case):
-                case.call_and_validate(headers=headers)
+                case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
 
-            answers_as_documented()
+            try:
+                answers_as_documented()
+            except Unsatisfiable:
+                # An operation with nothing to get wrong (no parameters, no body) has no invalid input.
+                assert mode == GenerationMode.NEGATIVE, f"{operation.label}: no valid input could be generated"

@@ -22,9 +22,11 @@ def test_a_branch_opened_in_the_directory_reaches_the_ideas_read_model(make_sett
     thread.start()
     try:
         client = create_directory(directory_settings).test_client()
+        auth = {"Authorization": f"Bearer {admin_token}"}
+        region = client.post("/directory/api/v1/regions", json={"code": "NORTH", "name": {"he": "צפון", "en": "North"}},
+                             headers=auth).json["id"]
         response = client.post("/directory/api/v1/branches", json={
-            "code": "FLOW-1", "name": {"he": "חיפה", "en": "Haifa"}, "region_id": "rg_north"},
-            headers={"Authorization": f"Bearer {admin_token}"})
+            "code": "FLOW-1", "name": {"he": "חיפה", "en": "Haifa"}, "region_id": region}, headers=auth)
         assert response.status_code == 201, response.json
         branch_id = response.json["id"]
         relay = Relay(database_for(directory_settings), OUTBOX_COLLECTIONS, producer, service="directory")
@@ -32,7 +34,7 @@ def test_a_branch_opened_in_the_directory_reaches_the_ideas_read_model(make_sett
         wait_for(lambda: ideas_db[BRANCHES].find_one({"_id": branch_id}) is not None)
         known = ideas_db[BRANCHES].find_one({"_id": branch_id})
         assert (known["code"], known["name"]["en"], known["region_id"], known["open"]) == (
-            "FLOW-1", "Haifa", "rg_north", True)
+            "FLOW-1", "Haifa", region, True)
     finally:
         stop.set()
         thread.join(15)

@@ -13,7 +13,7 @@ from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
 from shared.auth import AuthError, Forbidden
-from shared.errors import Conflict, DomainError, NotFound
+from shared.errors import Conflict, DomainError, NotFound, RateLimited
 from shared.mongo import UnsafeKeyError
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ class ServiceApi(Api):
             422, str(e), kind="rule-violation", errors={"body": {e.field: [str(e)]}} if e.field else None))
         self._app.register_error_handler(Conflict, lambda e: problem(409, str(e), kind="conflict"))
         self._app.register_error_handler(NotFound, lambda e: problem(404, str(e) or None, kind="not-found"))
+        self._app.register_error_handler(RateLimited, lambda e: problem(
+            429, str(e), kind="rate-limited", headers={"Retry-After": str(e.retry_after)}))
         self._app.register_error_handler(Exception, self.handle_unexpected)
 
     def handle_http_exception(self, error: HTTPException):

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import poll_until
 from services.directory import services
-from services.directory.repository import BranchRepository
+from services.directory.services import Directory
 from shared.auth import ORG_ADMIN, Actor, Principal
 from shared.errors import Conflict
 from shared.mongo import apply_indexes, database_for
@@ -30,7 +30,7 @@ def event_ids(records):
 
 
 def test_a_change_and_its_event_are_stored_in_one_document(directory_db):
-    branch = services.create_branch(BranchRepository(directory_db), ADMIN, code="ATOM-1", name=NAME)
+    branch = services.create_branch(Directory.of(directory_db), ADMIN, code="ATOM-1", name=NAME)
     doc = directory_db.branches.find_one({"_id": branch.id})
     assert doc[PENDING] is True
     [entry] = doc["_outbox"]
@@ -38,7 +38,7 @@ def test_a_change_and_its_event_are_stored_in_one_document(directory_db):
 
 
 def test_a_refused_write_leaves_no_event(directory_db):
-    repo = BranchRepository(directory_db)
+    repo = Directory.of(directory_db)
     services.create_branch(repo, ADMIN, code="DUP-1", name=NAME)
     with pytest.raises(Conflict):
         services.create_branch(repo, ADMIN, code="DUP-1", name=NAME)
@@ -49,7 +49,7 @@ def test_a_refused_write_leaves_no_event(directory_db):
 def test_the_relay_publishes_pending_events_with_the_aggregate_id_as_key_and_clears_the_outbox(
         directory_db, producer, consumer_at_end):
     consumer = consumer_at_end("ideas", ["cocreate.directory"])
-    branch = services.create_branch(BranchRepository(directory_db), ADMIN, code="REL-1", name=NAME)
+    branch = services.create_branch(Directory.of(directory_db), ADMIN, code="REL-1", name=NAME)
     relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory")
     assert relay.relay_once() == 1
     records = poll_until(consumer, lambda rs: any(r.key == branch.id.encode() for r in rs))
@@ -65,7 +65,7 @@ def test_the_relay_publishes_pending_events_with_the_aggregate_id_as_key_and_cle
 def test_a_relay_stopped_between_publishing_and_marking_publishes_again(directory_db, producer, consumer_at_end,
                                                                         monkeypatch):
     consumer = consumer_at_end("ideas", ["cocreate.directory"])
-    branch = services.create_branch(BranchRepository(directory_db), ADMIN, code="CRASH-1", name=NAME)
+    branch = services.create_branch(Directory.of(directory_db), ADMIN, code="CRASH-1", name=NAME)
     relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory")
 
     def crash(*args, **kwargs):
@@ -83,7 +83,7 @@ def test_a_relay_stopped_between_publishing_and_marking_publishes_again(director
 
 
 def test_events_appended_while_the_relay_publishes_are_not_lost(directory_db, producer):
-    repo = BranchRepository(directory_db)
+    repo = Directory.of(directory_db)
     branch = services.create_branch(repo, ADMIN, code="RACE-1", name=NAME)
     relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory")
     original = relay._mark_sent
