@@ -22,8 +22,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
+# nginx for the edge, and Chromium for the browser tests of `make test` (installed only when missing).
 install: $(VENV)/.installed
-	@bash deploy/local/system-deps.sh
+	@bash deploy/local/system-deps.sh --browser
 
 infra-up:
 	@bash deploy/local/infra.sh up

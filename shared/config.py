@@ -24,6 +24,7 @@ class Settings:
     jwt_private_key_file: str = ""
     jwt_issuer: str = "cocreate-directory"
     jwt_ttl_seconds: int = 900
+    session_ttl_seconds: int = 8 * 3600
     outbox_poll_seconds: float = 0.05
     outbox_batch: int = 200
     consumer_max_attempts: int = 3
@@ -62,6 +63,7 @@ def load_settings(service: str, env: Env | None = None, **overrides) -> Settings
         jwt_private_key_file=env.str("JWT_PRIVATE_KEY_FILE", "var/keys/jwt-private.pem"),
         jwt_issuer=env.str("JWT_ISSUER", "cocreate-directory"),
         jwt_ttl_seconds=env.int("JWT_TTL_SECONDS", 900),
+        session_ttl_seconds=env.int("SESSION_TTL_SECONDS", 8 * 3600),
         outbox_poll_seconds=env.float("OUTBOX_POLL_SECONDS", 0.05),
         outbox_batch=env.int("OUTBOX_BATCH", 200),
         consumer_max_attempts=env.int("CONSUMER_MAX_ATTEMPTS", 3),

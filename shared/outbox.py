@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 ENTRIES = "_outbox"
 PENDING = "_outbox_pending"
 CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
+# Statements per update command. FerretDB 1.24 holds one PostgreSQL connection per statement until the
+# command ends (its pool has 50): one command of 50 statements, or a few big ones at once, hang the store.
+MARK_STATEMENTS = 5
 
 
 def outbox_indexes(collections: Iterable[str]) -> list[Index]:
@@ -129,14 +132,15 @@ class Relay:
     def _mark_sent(self, collection, docs: list[Mapping[str, Any]], done: dict[Any, list[dict[str, Any]]]) -> int:
         """Remove what was published; returns how many events that was. Writers only append, so a document
         that still holds as many entries as were read, all of them sent, is cleared by one conditional
-        unset, and the whole batch goes in one round trip. The rest (a failed send, an append meanwhile)
+        unset, a few documents per round trip. The rest (a failed send, an append meanwhile)
         takes the exact path, document by document."""
         whole = [d for d in docs if 0 < len(d.get(ENTRIES, [])) == len(done.get(d["_id"], []))]
         cleared = 0
-        if whole:
-            cleared = collection.bulk_write(
+        for start in range(0, len(whole), MARK_STATEMENTS):
+            cleared += collection.bulk_write(
                 [UpdateOne({"_id": d["_id"], ENTRIES: {"$size": len(d[ENTRIES])}},
-                           {"$unset": {ENTRIES: "", PENDING: ""}}) for d in whole], ordered=False).modified_count
+                           {"$unset": {ENTRIES: "", PENDING: ""}}) for d in whole[start:start + MARK_STATEMENTS]],
+                ordered=False).modified_count
         exact = docs if cleared < len(whole) else [d for d in docs if d not in whole]
         for doc in exact:
             sent = done.get(doc["_id"], [])

@@ -2,12 +2,19 @@
 on one port, as `make run` (foreground; Ctrl-C stops everything it started), `make up` and `make down`.
 
 Usage: python deploy/local/stack.py run | up | down | status
+
+Environment: COCREATE_VAR_DIR (the infrastructure's data, and the JWT keys), COCREATE_STACK_DIR (this
+stack's pid files, logs, nginx and metrics files; default the var dir, so a second stack, e.g. the browser
+tests', runs beside a developer's with its own folder and ports), EDGE_PORT, SERVICES_BASE_PORT,
+WORKER_METRICS_BASE_PORT. Kafka and the store are shared: a stack starts them only when they are not running,
+and stops only what it started.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import signal
+import socket
 import string
 import subprocess
 import sys
@@ -21,13 +28,15 @@ sys.path.insert(0, str(ROOT))
 from shared.config import SERVICES  # noqa: E402
 
 VAR = Path(os.environ.get("COCREATE_VAR_DIR", ROOT / "var")).resolve()
-RUN, LOG = VAR / "run", VAR / "log"
+STACK = Path(os.environ.get("COCREATE_STACK_DIR", VAR)).resolve()
+RUN, LOG = STACK / "run", STACK / "log"
 PIDFILE = RUN / "stack.pid"
 INFRA_MARK = RUN / "stack-started-infra"
 EDGE_PORT = int(os.environ.get("EDGE_PORT", "8080"))
 BASE_PORT = int(os.environ.get("SERVICES_BASE_PORT", "8001"))  # directory 8001, ideas 8002, ...
 METRICS_BASE_PORT = int(os.environ.get("WORKER_METRICS_BASE_PORT", "9101"))
 PYTHON = sys.executable
+INFRA_PORTS = (("KAFKA_PORT", "9092"), ("STORE_PORT", "27017"))
 
 
 def service_port(name: str) -> int:
@@ -47,7 +56,10 @@ def service_env(name: str, web: bool = True) -> dict[str, str]:
     env.setdefault("COCREATE_PUBLIC_URL", f"http://localhost:{EDGE_PORT}")
     env["PYTHONPATH"] = str(ROOT)
     if web:  # only gunicorn's processes share a multiprocess metrics folder; the worker serves its own
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(VAR / "prometheus" / name)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(STACK / "prometheus" / name)
+        # gunicorn's control socket goes to $XDG_RUNTIME_DIR/gunicorn.ctl: one per service and stack.
+        env["XDG_RUNTIME_DIR"] = str(RUN / f"{name}-web")
+        (RUN / f"{name}-web").mkdir(parents=True, exist_ok=True, mode=0o700)
     else:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env["WORKER_METRICS_PORT"] = str(METRICS_BASE_PORT + SERVICES.index(name))
@@ -57,8 +69,8 @@ def service_env(name: str, web: bool = True) -> dict[str, str]:
 
 def render_edge_config() -> Path:
     values = {f"{s.upper()}_UPSTREAM": f"127.0.0.1:{service_port(s)}" for s in SERVICES}
-    values.update(EDGE_PORT=str(EDGE_PORT), VAR_DIR=str(VAR))
-    nginx_dir = VAR / "nginx"
+    values.update(EDGE_PORT=str(EDGE_PORT), VAR_DIR=str(STACK))  # nginx's pid, logs and temporary files
+    nginx_dir = STACK / "nginx"
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (nginx_dir / sub).mkdir(parents=True, exist_ok=True)
     server = string.Template((ROOT / "deploy/nginx/cocreate.conf.template").read_text()).safe_substitute(values)
@@ -81,11 +93,14 @@ class Stack:
     def start(self) -> None:
         for d in (RUN, LOG):
             d.mkdir(parents=True, exist_ok=True)
-        infra = subprocess.run(["bash", "deploy/local/infra.sh", "status"], cwd=ROOT, capture_output=True)
-        if infra.returncode != 0:
+        # Kafka and the store may serve others too (make test, another stack): whatever answers is left
+        # alone, and the stack stops them at the end only if it found neither.
+        answering = [listening(int(os.environ.get(var, default))) for var, default in INFRA_PORTS]
+        if not all(answering):
             say("starting Kafka and the store")
             subprocess.run(["bash", "deploy/local/infra.sh", "up"], cwd=ROOT, check=True)
-            INFRA_MARK.touch()
+            if not any(answering):
+                INFRA_MARK.touch()
         from shared.auth import ensure_keypair
         ensure_keypair(VAR / "keys" / "jwt-private.pem", VAR / "keys" / "jwt-public.pem")
         for name in SERVICES:
@@ -93,7 +108,7 @@ class Stack:
             self.spawn(f"{name}-web", [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
                                        f"services.{name}.wsgi:app"], service_env(name))
         conf = render_edge_config()
-        self.spawn("edge", ["nginx", "-c", str(conf), "-p", str(VAR / "nginx")])
+        self.spawn("edge", ["nginx", "-c", str(conf), "-p", str(STACK / "nginx")])
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 90.0) -> None:
@@ -127,6 +142,14 @@ class Stack:
         if INFRA_MARK.exists():
             subprocess.run(["bash", "deploy/local/infra.sh", "down"], cwd=ROOT)
             INFRA_MARK.unlink(missing_ok=True)
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def ready(url: str) -> bool:

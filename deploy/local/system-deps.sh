@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Debian packages the local path needs: nginx (the edge); with --browser, Chromium for browser tests;
-# with --bench, wrk (the HTTP load generator of the benchmarks).
-# Installs only what is missing, so a second run does nothing.
+# Debian packages the local path needs: nginx (the edge); with --browser (make install passes it),
+# Chromium and fonts with Hebrew letters for the browser tests; with --bench, wrk (the HTTP load generator
+# of the benchmarks). Installs only what is missing, so a second run does nothing.
 set -euo pipefail
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 want=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || want+=(nginx-light)
 for flag in "$@"; do
   case "$flag" in
-    --browser) [ -x /usr/bin/chromium ] || want+=(chromium fonts-dejavu-core fonts-noto-core) ;;
+    --browser)
+      [ -x /usr/bin/chromium ] || want+=(chromium)
+      for font in fonts-dejavu-core fonts-noto-core; do installed "$font" || want+=("$font"); done ;;
     --bench) command -v wrk >/dev/null 2>&1 || want+=(wrk) ;;
   esac
 done

@@ -1,6 +1,7 @@
 """The app factory pieces every service uses: mount prefix, OpenAPI, problem+json errors, request and
-correlation ids, JSON logs, identity, health, readiness and metrics. A service's own create_app calls
-create_service_app with its blueprints and indexes; nothing here connects at import time."""
+correlation ids, JSON logs, identity, health, readiness, metrics, and the pages' frame (templates, languages,
+CSRF). A service's own create_app calls create_service_app with its blueprints and indexes; nothing here
+connects at import time."""
 from __future__ import annotations
 
 import logging
@@ -18,10 +19,13 @@ from shared import logs, metrics
 from shared.auth import Actor, AuthError, Principal, TokenVerifier
 from shared.config import Settings
 from shared.mongo import Index, apply_indexes, database_for, ping, reject_unsafe_keys
+from shared.web import csrf
+from shared.web.csrf import SESSION_COOKIE, clear_session_cookie
+from shared.web.frame import init_frame
+from shared.web.i18n import init_i18n
 from shared.web.problems import ServiceApi, problem
 
 log = logging.getLogger(__name__)
-SESSION_COOKIE = "cocreate_session"
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -57,16 +61,23 @@ def db() -> Database:
 
 def current_principal() -> Principal | None:
     """Who is asking, from a bearer token or the UI's session cookie; None when anonymous.
-    A token that is present but invalid is an error, never silently anonymous."""
+    A bearer token that is present but invalid is an error, never silently anonymous. An expired or
+    unreadable session cookie only means the session ended: the visitor is anonymous, and the cookie goes."""
     if "principal" not in g:
         header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
         if header and not header.lower().startswith("bearer "):
             raise AuthError("unsupported authorization scheme")
         verifier = _context().verifier
-        if token and verifier is None:
-            raise AuthError("this service has no key to verify tokens")
-        g.principal = verifier.verify(token) if token else None
+        if header:
+            if verifier is None:
+                raise AuthError("this service has no key to verify tokens")
+            g.principal = verifier.verify(header[7:].strip())
+        else:
+            cookie = request.cookies.get(SESSION_COOKIE)
+            try:
+                g.principal = verifier.verify(cookie) if cookie and verifier else None
+            except AuthError:
+                g.principal, g.session_ended = None, True
     return g.principal
 
 
@@ -171,6 +182,8 @@ def create_service_app(settings: Settings, *, import_name: str, title: str, api_
     app.register_blueprint(_ops_blueprint())
     for bp in blueprints:
         app.register_blueprint(bp)
+    init_i18n(app)
+    init_frame(app)
 
     @app.before_request
     def start_request():
@@ -183,6 +196,9 @@ def create_service_app(settings: Settings, *, import_name: str, title: str, api_
         if request.path.startswith("/__outside_prefix__"):
             return problem(404, f"This service answers under {settings.prefix}/.",
                            instance=request.path.removeprefix("/__outside_prefix__"))
+        refused = csrf.protect()
+        if refused is not None:
+            return refused
         if request.method in ("POST", "PUT", "PATCH") and request.is_json and request.content_length != 0:
             body = request.get_json(silent=True)
             if body is None and request.get_data():
@@ -195,6 +211,8 @@ def create_service_app(settings: Settings, *, import_name: str, title: str, api_
         response.headers["X-Request-ID"] = g.get("request_id", "")
         response.headers["X-Correlation-ID"] = g.get("correlation_id", "")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if g.get("session_ended"):
+            clear_session_cookie(response)
         if "started" in g:
             endpoint = request.url_rule.rule if request.url_rule else "unmatched"
             metrics.HTTP_LATENCY.labels(settings.service, request.method, endpoint,

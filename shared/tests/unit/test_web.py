@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from shared.schemas import CursorArgsSchema, StrictSchema, Text, page_of
-from shared.web import create_service_app
+from shared.web import create_service_app, current_principal
 from shared.config import load_settings
 
 blp = Blueprint("things", __name__, url_prefix="/things")
@@ -26,11 +26,19 @@ class Things(MethodView):
         raise RuntimeError("secret internals")
 
 
+@blp.route("/whoami")
+class WhoAmI(MethodView):
+    @blp.response(200)
+    def get(self):
+        principal = current_principal()
+        return {"id": principal.id if principal else None}
+
+
 @pytest.fixture
-def client():
+def client(keys):
     # An unreachable store: these tests never touch it, and nothing may connect at app creation.
     settings = load_settings("ideas", mongo_url="mongodb://127.0.0.1:1/", mongo_timeout_ms=50,
-                             jwt_public_key_file="/nonexistent")
+                             jwt_public_key_file=str(keys["public"]))
     return create_service_app(settings, import_name=__name__, title="t", api_blueprints=[blp]).test_client()
 
 
@@ -76,3 +84,12 @@ def test_the_openapi_document_describes_errors_as_problem_json(client):
 def test_a_page_reports_a_cursor_only_when_more_rows_follow():
     assert page_of([1, 2, 3], 2, cursor=str) == {"items": [1, 2], "next_cursor": "2"}
     assert page_of([1, 2], 2, cursor=str) == {"items": [1, 2], "next_cursor": None}
+
+
+def test_an_ended_session_cookie_means_anonymous_and_is_cleared_but_a_bad_bearer_token_is_refused(client):
+    client.set_cookie("cocreate_session", "expired.or.forged")
+    response = client.get("/ideas/api/v1/things/whoami")
+    assert response.status_code == 200 and response.json == {"id": None}
+    assert any(c.startswith("cocreate_session=;") for c in response.headers.getlist("Set-Cookie"))
+    refused = client.get("/ideas/api/v1/things/whoami", headers={"Authorization": "Bearer forged"})
+    assert refused.status_code == 401 and refused.content_type == "application/problem+json"
