@@ -9,7 +9,7 @@ import sys
 from bench.common import drop_bench_databases
 from bench.report import write_report
 
-BENCHMARKS = ["store", "kafka_throughput", "outbox_latency", "flask_ceiling"]
+BENCHMARKS = ["store", "kafka_throughput", "outbox_latency", "flask_ceiling", "directory_import"]
 
 
 def main(names: list[str]) -> None:

@@ -30,7 +30,7 @@ class Text(ma.fields.String):
 
 
 class CursorArgsSchema(StrictSchema):
-    after = Text(load_default=None, validate=validate.Length(1, 200),
+    after = Text(validate=validate.Length(1, 200),
                  metadata={"description": "The next_cursor of the previous page"})
     limit = ma.fields.Integer(load_default=20, validate=validate.Range(1, 100))
 

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import marshmallow as ma
 from flask import current_app
+from flask import request
 from flask.views import MethodView
 
+from services.directory import importer
 from services.directory import schemas as s
 from services.directory import services
 from services.directory.domain import Invite, Person
 from shared.auth import TokenIssuer
 from shared.schemas import page_of
 from shared.web import Blueprint, actor, db, settings
+from shared.web.problems import PROBLEM_JSON, ProblemSchema, problem
 
 BEARER = [{"bearerAuth": []}]
 
@@ -151,8 +155,8 @@ class Branches(MethodView):
     @branches.response(200, s.BranchPageSchema)
     def get(self, args):
         """List branches by code (cursor pagination), optionally of one region."""
-        found = services.list_branches(directory(), actor(), after=args["after"], limit=args["limit"] + 1,
-                                       region_id=args["region_id"])
+        found = services.list_branches(directory(), actor(), after=args.get("after"), limit=args["limit"] + 1,
+                                       region_id=args.get("region_id"))
         return page_of([branch_out(b) for b in found], args["limit"], cursor=lambda b: b["code"])
 
     @branches.doc(security=BEARER)
@@ -200,8 +204,8 @@ class People(MethodView):
     @people.response(200, s.PersonPageSchema)
     def get(self, args):
         """People of the branches I work at (org admins: everyone)."""
-        found = services.list_people(directory(), actor(), kind=args["kind"], branch_id=args["branch_id"],
-                                     after=args["after"], limit=args["limit"] + 1)
+        found = services.list_people(directory(), actor(), kind=args.get("kind"), branch_id=args.get("branch_id"),
+                                     after=args.get("after"), limit=args["limit"] + 1)
         return page_of([person_out(p) for p in found], args["limit"], cursor=lambda p: p["id"])
 
     @people.doc(security=BEARER)
@@ -273,7 +277,8 @@ class Invites(MethodView):
     @invites.response(200, s.InviteListSchema)
     def get(self, args):
         """Invites of the branches I work at."""
-        return {"items": [invite_out(i) for i in services.list_invites(directory(), actor(), **args)]}
+        invites = services.list_invites(directory(), actor(), branch_id=args.get("branch_id"))
+        return {"items": [invite_out(i) for i in invites]}
 
     @invites.doc(security=BEARER)
     @invites.arguments(s.InviteCreateSchema)
@@ -353,3 +358,88 @@ class PopulationGroups(MethodView):
 
 
 blueprints = [auth, me, regions, branches, people, invites, accounts, groups]
+
+
+# --- bulk imports (CSV files, all or nothing) ---------------------------------------------------------------
+
+imports = Blueprint("imports", __name__, url_prefix="/imports",
+                    description="Import regions, branches and staff from CSV files, all or nothing (org admins)")
+IMPORT_MAX_BYTES = 2 * 1024 * 1024  # what the edge lets through; bigger files go through the command line
+
+
+class ImportedSchema(ma.Schema):
+    imported = ma.fields.Integer(required=True, metadata={
+        "description": "how many were added (staff: people, one per e-mail address)"})
+
+
+class RowErrorSchema(ma.Schema):
+    line = ma.fields.Integer(required=True, metadata={"description": "line of the file; the header is line 1"})
+    field = ma.fields.String(required=True, allow_none=True, metadata={"description": "the column at fault"})
+    message = ma.fields.String(required=True)
+
+
+class ImportErrorsSchema(ma.Schema):
+    rows = ma.fields.List(ma.fields.Nested(RowErrorSchema), required=True)
+
+
+class ImportProblemSchema(ProblemSchema):
+    errors = ma.fields.Nested(ImportErrorsSchema, metadata={"description": "every bad row of the file"})
+
+
+def _csv_body(columns: str, example: str) -> dict:
+    return {"requestBody": {"required": True, "description": f"A UTF-8 CSV file with a header row: {columns}. "
+                                                           f"At most {IMPORT_MAX_BYTES // 1024 // 1024} MB.",
+                            "content": {"text/csv": {"schema": {"type": "string"}, "example": example}}}}
+
+
+def _import(use_case):
+    """Run an import on the request's CSV body: 201 with the count, or 422 listing every bad row."""
+    if request.mimetype != "text/csv":
+        return problem(415, "Send the file as text/csv (UTF-8, a header row).", kind="unsupported-media-type")
+    request.max_content_length = IMPORT_MAX_BYTES
+    try:
+        return {"imported": use_case(directory(), actor(), request.get_data())}
+    except importer.ImportRejected as exc:
+        return problem(422, str(exc), kind="import-rejected", errors={"rows": [e.as_dict() for e in exc.errors]})
+
+
+def _import_doc(view):
+    view = imports.alt_response(422, schema=ImportProblemSchema, content_type=PROBLEM_JSON,
+                                description="The file has bad rows; nothing was imported")(view)
+    view = imports.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")(view)
+    view = imports.response(201, ImportedSchema)(view)
+    return imports.doc(security=BEARER)(view)
+
+
+@imports.route("/regions")
+class ImportRegions(MethodView):
+    @_import_doc
+    @imports.doc(**_csv_body("code,name_he,name_en", "code,name_he,name_en\nnorth,צפון,North\n"))
+    def post(self):
+        """Import regions."""
+        return _import(importer.import_regions)
+
+
+@imports.route("/branches")
+class ImportBranches(MethodView):
+    @_import_doc
+    @imports.doc(**_csv_body("code,name_he,name_en,region_code,address (region_code and address may be empty)",
+                             "code,name_he,name_en,region_code,address\nhaifa,חיפה,Haifa,north,שדרות הנשיא 10\n"))
+    def post(self):
+        """Import branches; a region code must name an existing region."""
+        return _import(importer.import_branches)
+
+
+@imports.route("/staff")
+class ImportStaff(MethodView):
+    @_import_doc
+    @imports.doc(**_csv_body("name,email,lang,branch_code,role (role: branch_staff, branch_manager, or org_admin "
+                             "with an empty branch_code; one person may have several rows)",
+                             "name,email,lang,branch_code,role\n"
+                             "Noa Levi,noa.levi@example.org,he,haifa,branch_manager\n"))
+    def post(self):
+        """Import staff; they get no password until an admin resets one for them."""
+        return _import(importer.import_staff)
+
+
+blueprints.append(imports)

@@ -14,7 +14,7 @@ from services.directory.domain import Branch, Consented, Invite, Person, Region
 from shared.errors import Conflict
 from shared.events import Event
 from shared.mongo import Index
-from shared.outbox import update_with_events, with_events
+from shared.outbox import PENDING, update_with_events, with_events
 
 BRANCHES, REGIONS, PEOPLE, EMAILS = "branches", "regions", "people", "email_claims"
 INVITES, SERVICE_ACCOUNTS, LOGIN_FAILURES, SETTINGS = "invites", "service_accounts", "login_failures", "org_settings"
@@ -28,6 +28,8 @@ INDEXES = [
     Index.on(INVITES, "branch_id"),
 ]
 HIDDEN = {"_outbox": 0, "password_hash": 0, "device_hashes": 0}
+IN_CHUNK = 1000  # values per `$in` query: FerretDB compares every document with the whole list
+FEW = 50  # up to this many keys are looked up one by one (~1 ms each) rather than by reading a collection
 
 
 # --- branches and regions ------------------------------------------------------------------------------
@@ -54,9 +56,25 @@ class BranchRepository:
         except DuplicateKeyError:
             raise Conflict(f"A branch with code {branch.code!r} exists already.") from None
 
-    def add_many(self, branches: list[tuple[Branch, list[Event]]]) -> None:
+    def add_many(self, branches: list[tuple[Branch, list[Event]]], *, hold_events: bool = False) -> None:
+        """Insert branches with their events. Held events wait in the documents unseen by the relay until
+        release_events: an all-or-nothing import that fails half-way deletes what it wrote, unpublished."""
         if branches:
-            self.collection.insert_many([with_events(_branch_doc(b), e) for b, e in branches], ordered=True)
+            docs = [with_events(_branch_doc(b), e) for b, e in branches]
+            if hold_events:
+                for doc in docs:
+                    doc.pop(PENDING, None)
+            self.collection.insert_many(docs, ordered=True)
+
+    def release_events(self, ids: list[str]) -> None:
+        for chunk in _chunks(ids):
+            self.collection.update_many({"_id": {"$in": chunk}, "_outbox": {"$exists": True}},
+                                        {"$set": {PENDING: True}})
+
+    def delete_many(self, ids: list[str]) -> None:
+        """Undo an import that failed while writing (its events were held, so none was published)."""
+        for chunk in _chunks(ids):
+            self.collection.delete_many({"_id": {"$in": chunk}})
 
     def save(self, branch: Branch, events: Iterable[Event]) -> None:
         """Store a changed branch if nobody changed it meanwhile (optimistic concurrency on version)."""
@@ -102,6 +120,15 @@ class RegionRepository:
                                         "name": {"he": region.name_he, "en": region.name_en}})
         except DuplicateKeyError:
             raise Conflict(f"A region with code {region.code!r} exists already.") from None
+
+    def add_many(self, regions: list[Region]) -> None:
+        if regions:
+            self.collection.insert_many([{"_id": r.id, "code": r.code, "name": {"he": r.name_he, "en": r.name_en}}
+                                         for r in regions], ordered=True)
+
+    def delete_many(self, ids: list[str]) -> None:
+        for chunk in _chunks(ids):
+            self.collection.delete_many({"_id": {"$in": chunk}})
 
     def get(self, region_id: str) -> Region | None:
         doc = self.collection.find_one({"_id": region_id})
@@ -185,11 +212,12 @@ class PersonRepository:
             self.release_email(person.email, person.id)
             raise
 
-    def add_many(self, people: list[tuple[Person, list[Event], str | None]]) -> None:
-        """Bulk registration (imports, seeding): e-mails claimed first, then people in one batch."""
-        claims = [{"_id": p.email, "person_id": p.id} for p, _, _ in people if p.email]
-        if claims:
-            self.emails.insert_many(claims, ordered=True)
+    def add_many(self, people: list[tuple[Person, list[Event], str | None]], *,
+                 emails_claimed: bool = False) -> None:
+        """Bulk registration (imports, seeding): e-mails claimed first (unless claim_emails did it for a
+        bigger whole), then people in one batch."""
+        if not emails_claimed:
+            self.claim_emails([p for p, _, _ in people])
         docs = []
         for person, events, password_hash in people:
             doc = _person_doc(person)
@@ -198,6 +226,30 @@ class PersonRepository:
             docs.append(with_events(doc, events))
         if docs:
             self.collection.insert_many(docs, ordered=True)
+
+    def claim_emails(self, people: list[Person]) -> int:
+        """Claim the addresses of many people; on a duplicate, raises after claiming those before it.
+        Returns how many were claimed."""
+        claims = [{"_id": p.email, "person_id": p.id} for p in people if p.email]
+        if claims:
+            self.emails.insert_many(claims, ordered=True)
+        return len(claims)
+
+    def claimed_emails(self, emails: Iterable[str]) -> set[str]:
+        """Which of these addresses somebody holds already. A few are looked up one by one (an indexed
+        equality); many are compared with one pass over every claim: FerretDB scans the collection for
+        `$in` and compares each claim with the whole list (12 s for 10,000 addresses and 10,000 claims;
+        one pass: 1 s)."""
+        wanted = set(emails)
+        if len(wanted) <= FEW:
+            return {e for e in wanted if self.emails.find_one({"_id": e}, {"_id": 1})}
+        return {d["_id"] for d in self.emails.find({}, {"_id": 1}) if d["_id"] in wanted}
+
+    def delete_many(self, people: list[Person]) -> None:
+        """Undo a bulk registration that failed while writing: the people and the addresses they claimed."""
+        for chunk in _chunks([p.id for p in people]):
+            self.collection.delete_many({"_id": {"$in": chunk}})
+            self.emails.delete_many({"person_id": {"$in": chunk}})
 
     def save(self, person: Person, events: Iterable[Event], *, previous_email: str | None = None,
              unset_credentials: bool = False) -> None:
@@ -275,6 +327,11 @@ class InviteRepository:
     def revoke(self, code: str) -> bool:
         return self.collection.update_one({"_id": code}, {"$set": {"revoked": True}}).matched_count == 1
 
+    def branches_with_usable_invites(self, at: datetime) -> set[str]:
+        found = self.collection.find({"revoked": False, "expires_at": {"$gt": at}},
+                                     {"branch_id": 1, "max_uses": 1, "uses": 1})
+        return {d["branch_id"] for d in found if d.get("max_uses") is None or d.get("uses", 0) < d["max_uses"]}
+
     def for_branches(self, branch_ids: list[str] | None, limit: int = 100) -> list[Invite]:
         query = {"branch_id": {"$in": branch_ids}} if branch_ids is not None else {}
         return [self.get(d["_id"]) for d in self.collection.find(query, {"_id": 1}).limit(limit)]
@@ -327,3 +384,16 @@ class OrgSettings:
 
     def set_population_groups(self, items: list[dict]) -> None:
         self.collection.update_one({"_id": "population_groups"}, {"$set": {"items": items}}, upsert=True)
+
+    def seeded(self) -> dict[str, int]:
+        """What the demo seed has made so far (services/directory/seed.py)."""
+        doc = self.collection.find_one({"_id": "demo_seed"}) or {}
+        return {k: v for k, v in doc.items() if k != "_id"}
+
+    def count_seeded(self, **made: int) -> None:
+        self.collection.update_one({"_id": "demo_seed"}, {"$inc": made}, upsert=True)
+
+
+def _chunks(items: list, size: int = IN_CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

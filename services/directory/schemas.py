@@ -57,7 +57,7 @@ class BranchSchema(ma.Schema):
 
 
 class BranchArgsSchema(CursorArgsSchema):
-    region_id = Text(load_default=None, validate=ID)
+    region_id = Text(validate=ID)
 
 
 class BranchPageSchema(CursorPageSchema):
@@ -127,8 +127,8 @@ class PersonPageSchema(CursorPageSchema):
 
 
 class PeopleArgsSchema(CursorArgsSchema):
-    kind = Text(load_default=None, validate=validate.OneOf(["staff", "participant"]))
-    branch_id = Text(load_default=None, validate=ID)
+    kind = Text(validate=validate.OneOf(["staff", "participant"]))
+    branch_id = Text(validate=ID)
 
 
 class StaffCreateSchema(StrictSchema):
@@ -182,7 +182,7 @@ class InviteListSchema(ma.Schema):
 
 
 class InviteArgsSchema(StrictSchema):
-    branch_id = Text(load_default=None, validate=ID)
+    branch_id = Text(validate=ID)
 
 
 class InvitePublicSchema(ma.Schema):

@@ -303,6 +303,33 @@ def admin_invites():
                            branches=branches, names=names, created=created, error=error), 422 if error else 200
 
 
+IMPORTS = {"regions": "import_regions", "branches": "import_branches", "staff": "import_staff"}
+
+
+@pages.route("/admin/imports", methods=["GET", "POST"])
+@staff_only
+def admin_imports():
+    """Upload a CSV of regions, branches or staff; a file with any bad row imports nothing, and every bad row
+    is listed with its line number."""
+    from services.directory import importer
+
+    error, notice, rows = None, None, []
+    if request.method == "POST":
+        kind, upload = request.form.get("kind", ""), request.files.get("file")
+        if kind not in IMPORTS or upload is None or not upload.filename:
+            error = _("Choose what to import and a CSV file.")
+        else:
+            try:
+                count = getattr(importer, IMPORTS[kind])(directory(), actor(), upload.read())
+                notice = _("%(count)s rows imported.", count=count)
+            except importer.ImportRejected as exc:
+                error, rows = _("Nothing was imported: fix these lines and upload the file again."), exc.errors
+            except PROBLEMS as exc:
+                error = str(exc)
+    return render_template("directory/admin_imports.html", error=error, notice=notice, rows=rows), \
+        422 if error else 200
+
+
 @pages.get("/invites/<code>/print")
 @staff_only
 def print_invite(code):

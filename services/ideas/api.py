@@ -34,7 +34,7 @@ class KnownBranches(MethodView):
     def get(self, args):
         """Branches to browse ideas by, ordered by code."""
         require_signed_in(current_principal())
-        query = {"code": {"$gt": args["after"]}} if args["after"] else {}
+        query = {"code": {"$gt": args["after"]}} if args.get("after") else {}
         docs = db()[BRANCHES].find(query).sort("code", 1).limit(args["limit"] + 1)
         items = [{"id": d["_id"], "code": d["code"], "name": d["name"], "region_id": d.get("region_id"),
                   "open": d.get("open", True)} for d in docs]
