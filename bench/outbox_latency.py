@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -38,6 +39,15 @@ def main(rate: int = RATE, seconds: int = SECONDS) -> dict:
                                  f"bench-{uuid.uuid4().hex[:6]}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                 text=True)
     assert consumer.stdout.readline().strip() == "ready"
+    handled: dict[str, float] = {}
+
+    def read_handled():  # the consumer prints "<subject> <time handled>" per event
+        for line in consumer.stdout:
+            subject, _, at = line.strip().partition(" ")
+            if at:
+                handled[subject] = float(at)
+
+    threading.Thread(target=read_handled, daemon=True).start()
     time.sleep(2)  # the relay has taken its lease
 
     repo = Directory.of(ddb)
@@ -52,26 +62,16 @@ def main(rate: int = RATE, seconds: int = SECONDS) -> dict:
         written[branch.id] = time.time()
     achieved = len(written) / (time.time() - started)
 
-    handled: dict[str, float] = {}
     deadline = time.time() + 30
-    os.set_blocking(consumer.stdout.fileno(), False)
-    buffer = ""
     while len(handled) < len(written) and time.time() < deadline:
-        chunk = consumer.stdout.read() or ""
-        buffer += chunk
-        *lines, buffer = buffer.split("\n")
-        for line in lines:
-            subject, at = line.split()
-            if subject in written:
-                handled[subject] = float(at)
-        time.sleep(0.05)
+        time.sleep(0.1)
     for proc in (relay, consumer):
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    latencies = [handled[k] - written[k] for k in handled]
+    latencies = [handled[k] - written[k] for k in handled if k in written]
     return write("outbox_latency", {
         "target_rate_per_s": rate, "achieved_rate_per_s": round(achieved, 1), "seconds": seconds,
-        "events": len(written), "handled": len(handled), "lost": len(written) - len(handled),
+        "events": len(written), "handled": len(latencies), "lost": len(written) - len(latencies),
         "p50_ms": round(percentile(latencies, 50) * 1000, 1), "p99_ms": round(percentile(latencies, 99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
         "relay_poll_seconds": directory.outbox_poll_seconds, "processes": "writer, relay (worker), consumer",
