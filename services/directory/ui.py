@@ -15,7 +15,7 @@ from markupsafe import Markup
 from services.directory import services
 from services.directory.api import directory, invite_out, issuer
 from services.directory.domain import AGE_GROUPS, BRANCH_ROLES
-from shared.auth import AuthError, Forbidden, STAFF_ROLES
+from shared.auth import STAFF_ROLES, AuthError, Forbidden, require_role_in
 from shared.errors import Conflict, DomainError, NotFound, RateLimited
 from shared.web import actor, current_principal, settings
 from shared.web.i18n import current_language
@@ -75,12 +75,8 @@ ROLE_LABELS = {"branch_staff": lazy_gettext("Branch staff"), "branch_manager": l
 
 @pages.app_context_processor
 def labels():
-    def branch_label(branch_id: str) -> str:
-        branch = directory().branches.get(branch_id)
-        return _branch_name(branch) if branch else branch_id
-
     return {"age_label": lambda g: AGE_LABELS.get(g, g), "role_label": lambda r: ROLE_LABELS.get(r, r),
-            "branch_label": branch_label, "format_date": format_date}
+            "format_date": format_date}
 
 
 # --- sign in and out ------------------------------------------------------------------------------------
@@ -273,10 +269,12 @@ def admin_people():
     branch_id = request.args.get("branch_id") or None
     people = services.list_people(d, actor(), kind="staff", branch_id=branch_id, after=None, limit=200)
     mine = None if principal.is_org_admin else principal.branches_with(STAFF_ROLES)
-    branches = services.list_branches(d, actor(), after=None, limit=5000)
-    branches = [b for b in branches if mine is None or b.id in mine]
-    return render_template("directory/admin_people.html", people=people, branches=branches, error=error,
-                           notice=notice, roles=BRANCH_ROLES, is_admin=principal.is_org_admin), 422 if error else 200
+    every_branch = services.list_branches(d, actor(), after=None, limit=5000)
+    names = {b.id: _branch_name(b) for b in every_branch}  # one query for the whole table
+    branches = [b for b in every_branch if mine is None or b.id in mine]
+    return render_template("directory/admin_people.html", people=people, branches=branches, names=names,
+                           error=error, notice=notice, roles=BRANCH_ROLES, is_admin=principal.is_org_admin), \
+        422 if error else 200
 
 
 @pages.route("/admin/invites", methods=["GET", "POST"])
@@ -336,7 +334,7 @@ def print_invite(code):
     """A printable sheet for the branch: the code in large letters and a QR code of the join link."""
     d = directory()
     invite, branch = services.open_invite(d, code)
-    services.require_role_in(current_principal(), invite.branch_id, STAFF_ROLES)
+    require_role_in(current_principal(), invite.branch_id, STAFF_ROLES)
     url = invite_out(invite)["join_url"]
     image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=12, border=2)
     svg = image.to_string(encoding="unicode")
