@@ -46,7 +46,7 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "memory": first_line("free -h | awk '/Mem:/{print $2}'"),
         "python": platform.python_version(),
-        "store_backend": os.environ.get("STORE_BACKEND", "default of deploy/local/infra.sh"),
+        "store_backend": f"FerretDB 1.24 on {os.environ.get('STORE_BACKEND', 'postgresql')}",
         "kafka": first_line("ls .cache/kafka/libs 2>/dev/null | grep -o '^kafka_2.13-[0-9.]*[0-9]' | head -1"),
     }
 
@@ -64,6 +64,6 @@ def drop_bench_databases() -> None:
 
     client = MongoClient(MONGO, serverSelectionTimeoutMS=3000)
     for name in client.list_database_names():
-        if name.startswith(f"bench_") and name.endswith(RUN) or f"_{RUN}" in name and name.startswith("bench_"):
+        if name.startswith("bench_") and f"_{RUN}" in name:  # only this run's databases
             client.drop_database(name)
     client.close()

@@ -25,7 +25,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import statistics
 import sys
 import threading
 import time

@@ -1,7 +1,7 @@
 """Configuration from environment variables only (environs); every variable is documented in .env.example."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from environs import Env
 
@@ -31,7 +31,6 @@ class Settings:
     consumer_backoff_seconds: float = 0.2
     worker_metrics_port: int = 0
     public_url: str = "http://localhost:8080"
-    extra: dict = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:

@@ -8,7 +8,7 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 
 from prometheus_client import start_http_server
 

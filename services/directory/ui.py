@@ -240,6 +240,14 @@ def admin_branches():
         422 if error else 200
 
 
+def _workplaces(principal, branches: list) -> list:
+    """The branches among `branches` where the principal works (org admins: all of them)."""
+    if principal.is_org_admin:
+        return branches
+    mine = set(principal.branches_with(STAFF_ROLES))
+    return [b for b in branches if b.id in mine]
+
+
 @pages.route("/admin/people", methods=["GET", "POST"])
 @staff_only
 def admin_people():
@@ -252,9 +260,13 @@ def admin_people():
                 temporary = services.reset_password(d, actor(), form.get("person_id", ""))
                 notice = _("New temporary password (shown once): %(password)s", password=temporary)
             elif form.get("action") == "roles":
-                roles = [r for r in form.getlist("role") if r in BRANCH_ROLES]
-                services.change_roles(d, actor(), form.get("person_id", ""), org_roles=[],
-                                      branch_roles={form.get("branch_id", ""): roles})
+                # The role at one branch changes; roles at the person's other branches stay.
+                person = services.get_person(d, actor(), form.get("person_id", ""))
+                branch_roles = {b: sorted(r) for b, r in person.branch_roles.items()}
+                role = form.get("role", "")
+                branch_roles[form.get("branch_id", "")] = [role] if role in BRANCH_ROLES else []
+                services.change_roles(d, actor(), person.id, org_roles=sorted(person.org_roles),
+                                      branch_roles={b: r for b, r in branch_roles.items() if r})
                 notice = _("Roles saved.")
             else:
                 role = form.get("role", "branch_staff")
@@ -268,10 +280,9 @@ def admin_people():
             error = str(exc)
     branch_id = request.args.get("branch_id") or None
     people = services.list_people(d, actor(), kind="staff", branch_id=branch_id, after=None, limit=200)
-    mine = None if principal.is_org_admin else principal.branches_with(STAFF_ROLES)
     every_branch = services.list_branches(d, actor(), after=None, limit=5000)
     names = {b.id: _branch_name(b) for b in every_branch}  # one query for the whole table
-    branches = [b for b in every_branch if mine is None or b.id in mine]
+    branches = _workplaces(principal, every_branch)
     return render_template("directory/admin_people.html", people=people, branches=branches, names=names,
                            error=error, notice=notice, roles=BRANCH_ROLES, is_admin=principal.is_org_admin), \
         422 if error else 200
@@ -293,9 +304,8 @@ def admin_invites():
         except PROBLEMS as exc:
             error = str(exc)
     invites = services.list_invites(d, actor(), branch_id=None)
-    mine = None if principal.is_org_admin else principal.branches_with(STAFF_ROLES)
-    branches = [b for b in services.list_branches(d, actor(), after=None, limit=5000)
-                if (mine is None or b.id in mine) and b.open]
+    branches = [b for b in _workplaces(principal, services.list_branches(d, actor(), after=None, limit=5000))
+                if b.open]
     names = {b.id: _branch_name(b) for b in branches}
     return render_template("directory/admin_invites.html", invites=[invite_out(i) for i in invites],
                            branches=branches, names=names, created=created, error=error), 422 if error else 200
