@@ -5,6 +5,7 @@ from flask import Flask
 
 from services.ideas import SERVICE
 from services.ideas.api import blueprints
+from services.ideas.catalog import Catalog
 from services.ideas.repository import INDEXES
 from services.ideas.ui import blueprints as pages
 from shared.config import Settings, load_settings
@@ -13,6 +14,8 @@ from shared.web import create_service_app
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings(SERVICE)
-    return create_service_app(settings, import_name=__name__, title="Cocreate ideas",
-                              api_blueprints=blueprints, blueprints=pages,
-                              indexes=INDEXES)
+    app = create_service_app(settings, import_name=__name__, title="Cocreate ideas",
+                             api_blueprints=blueprints, blueprints=pages,
+                             indexes=INDEXES)
+    app.extensions["ideas_catalog"] = Catalog()  # this process's browse and search index
+    return app

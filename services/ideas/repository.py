@@ -1,5 +1,359 @@
-"""Ideas storage: collections, their indexes, and which of them carry an outbox."""
+"""Ideas storage. An idea is one document carrying its own outbox; votes, follows, volunteers and flags are
+one small document per (idea, person) whose `_id` is the pair, so "one per person" is the store's unique
+`_id` and every toggle is a conditional single-document update: concurrent and repeated requests change a
+count exactly once. Comments are documents of their own. Every idea write stamps `tick` (a 10-second
+bucket), which is how the catalog (the in-process browse and search index) finds what changed."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Iterable
+
+from pymongo import ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from services.ideas.domain import Idea, StatusEntry, now
+from shared.errors import Conflict
+from shared.events import Event
+from shared.mongo import Index
+from shared.outbox import update_with_events, with_events
 from shared.readmodels import BRANCH_INDEXES
 
-OUTBOX_COLLECTIONS: list[str] = []
-INDEXES = [*BRANCH_INDEXES]
+IDEAS, VOTES, FOLLOWS, VOLUNTEERS = "ideas", "votes", "follows", "volunteers"
+COMMENTS, FLAGS, MODERATION, ADOPTIONS, PEOPLE = "comments", "flags", "moderation", "adoption_claims", "people"
+OUTBOX_COLLECTIONS = [IDEAS, VOTES, FOLLOWS, VOLUNTEERS, COMMENTS]
+TICK_SECONDS = 10
+INDEXES = [
+    *BRANCH_INDEXES,
+    Index.on(IDEAS, "tick"),
+    Index.on(IDEAS, "author_id"),
+    Index.on(IDEAS, "merged_into"),
+    Index.on(VOTES, "idea_id"),
+    Index.on(VOTES, "person_id"),
+    Index.on(FOLLOWS, "idea_id"),
+    Index.on(FOLLOWS, "person_id"),
+    Index.on(VOLUNTEERS, "idea_id"),
+    Index.on(VOLUNTEERS, "person_id"),
+    Index.on(COMMENTS, "idea_id"),
+    Index.on(COMMENTS, "author_id"),
+    Index.on(COMMENTS, "moved_from"),
+    Index.on(MODERATION, "queue"),
+    Index.on(PEOPLE, "kind"),
+]
+HIDDEN = {"_outbox": 0}
+
+
+def tick(at: float | None = None) -> int:
+    return int((at or time.time()) // TICK_SECONDS)
+
+
+# --- ideas ---------------------------------------------------------------------------------------------
+
+def _entry_doc(e: StatusEntry) -> dict:
+    return {"status": e.status, "at": e.at, "by": e.by, "by_name": e.by_name, "previous": e.previous,
+            "reason_code": e.reason_code, "note": e.note}
+
+
+def _idea_fields(idea: Idea) -> dict:
+    return {"branch_id": idea.branch_id, "branch_key": idea.branch_key, "region_id": idea.region_id,
+            "scope": idea.scope, "title": idea.title, "description": idea.description, "tags": list(idea.tags),
+            "age_groups": list(idea.age_groups), "population_groups": list(idea.population_groups),
+            "channel": idea.channel, "author_id": idea.author_id, "author_name": idea.author_name,
+            "entered_by": idea.entered_by, "consent_recorded": idea.consent_recorded, "status": idea.status,
+            "status_since": idea.status_since, "history": [_entry_doc(e) for e in idea.history],
+            "durations": dict(idea.durations), "merged_into": idea.merged_into,
+            "adopted_from": idea.adopted_from, "adopted_from_branch": idea.adopted_from_branch,
+            "owner_id": idea.owner_id, "hidden": idea.hidden, "created_at": idea.created_at,
+            "edited_at": idea.edited_at, "version": idea.version}
+
+
+def idea_of(doc: dict) -> Idea:
+    return Idea(id=doc["_id"], branch_id=doc.get("branch_id"), region_id=doc.get("region_id"), title=doc["title"],
+                description=doc["description"], tags=tuple(doc.get("tags", ())),
+                age_groups=tuple(doc.get("age_groups", ())), population_groups=tuple(doc.get("population_groups", ())),
+                channel=doc.get("channel", "web"), author_id=doc.get("author_id"),
+                author_name=doc.get("author_name", ""), entered_by=doc.get("entered_by"),
+                consent_recorded=doc.get("consent_recorded", False), status=doc["status"],
+                status_since=doc["status_since"],
+                history=tuple(StatusEntry(**e) for e in doc.get("history", ())),
+                durations=dict(doc.get("durations", {})), merged_into=doc.get("merged_into"),
+                adopted_from=doc.get("adopted_from"), adopted_from_branch=doc.get("adopted_from_branch"),
+                owner_id=doc.get("owner_id"), hidden=doc.get("hidden", False), created_at=doc["created_at"],
+                edited_at=doc.get("edited_at"), version=doc.get("version", 1))
+
+
+COUNTERS = ("votes", "followers", "comments", "volunteers", "flags")
+
+
+class IdeaRepository:
+    def __init__(self, db: Database):
+        self.collection = db[IDEAS]
+
+    def add(self, idea: Idea, events: Iterable[Event]) -> None:
+        doc = {"_id": idea.id, **_idea_fields(idea), **{c: 0 for c in COUNTERS}, "spread": [],
+               "merged_from": [], "updated_at": idea.created_at, "tick": tick()}
+        self.collection.insert_one(with_events(doc, events))
+
+    def get_doc(self, idea_id: str) -> dict | None:
+        return self.collection.find_one({"_id": idea_id}, HIDDEN)
+
+    def save(self, idea: Idea, events: Iterable[Event], *, extra: dict | None = None,
+             push: dict | None = None) -> None:
+        """Store a changed idea if nobody changed it meanwhile (optimistic concurrency on version)."""
+        fields = _idea_fields(idea)
+        fields.update(extra or {}, updated_at=now(), tick=tick())
+        update: dict[str, Any] = {"$set": fields}
+        if push:
+            update["$push"] = push
+        result = self.collection.update_one({"_id": idea.id, "version": idea.version - 1},
+                                            update_with_events(update, events))
+        if not result.matched_count:
+            raise Conflict("The idea was changed by someone else; reload and try again.")
+
+    def bump(self, idea_id: str, events: Iterable[Event] = (), **counts: int) -> dict | None:
+        """Add to an idea's counters (and append events); returns the idea's counters after."""
+        update = update_with_events({"$inc": counts, "$set": {"tick": tick()}}, events)
+        # (FerretDB's findAndModify takes no projection)
+        return self.collection.find_one_and_update({"_id": idea_id}, update, return_document=ReturnDocument.AFTER)
+
+    def set_counts(self, idea_id: str, **counts: int) -> None:
+        self.collection.update_one({"_id": idea_id}, {"$set": dict(counts, tick=tick())})
+
+    def add_to_list(self, idea_id: str, name: str, value: Any, events: Iterable[Event] = ()) -> None:
+        self.collection.update_one({"_id": idea_id}, update_with_events(
+            {"$push": {name: value}, "$set": {"tick": tick()}}, events))
+
+    def remove_from_list(self, idea_id: str, name: str, value: Any) -> None:
+        self.collection.update_one({"_id": idea_id}, {"$pullAll": {name: [value]}, "$set": {"tick": tick()}})
+
+    def by_author(self, person_id: str) -> list[dict]:
+        return list(self.collection.find({"author_id": person_id}, {"_id": 1}))
+
+    def anonymize_author(self, idea_id: str, name: str) -> None:
+        self.collection.update_one({"_id": idea_id}, {"$set": {"author_id": None, "author_name": name,
+                                                               "tick": tick()}})
+
+    def changed_since(self, ticks: Iterable[int], projection: dict) -> list[dict]:
+        found: dict[str, dict] = {}
+        for t in ticks:
+            for doc in self.collection.find({"tick": t}, projection):
+                found[doc["_id"]] = doc
+        return list(found.values())
+
+    def all_cards(self, projection: dict, batch: int = 2000) -> Iterable[dict]:
+        return self.collection.find({}, projection).batch_size(batch)
+
+
+# --- one-per-person memberships: votes, follows, volunteers --------------------------------------------
+
+def pair_id(idea_id: str, person_id: str) -> str:
+    return f"{idea_id}:{person_id}"
+
+
+class Memberships:
+    """Supporters, followers or volunteers: a document per (idea, person) with an `active` flag. `join` and
+    `leave` return True only for the one request that actually changed the state."""
+
+    def __init__(self, db: Database, name: str):
+        self.collection = db[name]
+
+    def join(self, idea_id: str, person_id: str, events: Iterable[Event] = (), **fields) -> bool:
+        events = list(events)
+        doc = {"_id": pair_id(idea_id, person_id), "idea_id": idea_id, "person_id": person_id, "active": True,
+               "at": now(), **fields}
+        try:
+            self.collection.insert_one(with_events(doc, events))
+            return True
+        except DuplicateKeyError:
+            pass
+        result = self.collection.update_one(
+            {"_id": doc["_id"], "active": False},
+            update_with_events({"$set": {"active": True, "at": doc["at"], **fields}, "$unset": {"via": ""}},
+                               events))
+        return bool(result.modified_count)
+
+    def leave(self, idea_id: str, person_id: str, events: Iterable[Event] = ()) -> bool:
+        result = self.collection.update_one({"_id": pair_id(idea_id, person_id), "active": True},
+                                            update_with_events({"$set": {"active": False}}, events))
+        return bool(result.modified_count)
+
+    def has(self, idea_id: str, person_id: str) -> bool:
+        return self.collection.find_one({"_id": pair_id(idea_id, person_id), "active": True}, {"_id": 1}) is not None
+
+    def count(self, idea_id: str) -> int:
+        return self.collection.count_documents({"idea_id": idea_id, "active": True})
+
+    def active_of(self, idea_id: str, limit: int = 0) -> list[dict]:
+        return list(self.collection.find({"idea_id": idea_id, "active": True}, HIDDEN).limit(limit))
+
+    def of_person(self, person_id: str) -> list[dict]:
+        return list(self.collection.find({"person_id": person_id}, HIDDEN))
+
+    # merge support
+    def move(self, source: str, target: str, make_events=None) -> int:
+        """Copy the source idea's active members to the target (nobody twice) and park them on the source;
+        returns how many became members of the target."""
+        moved = 0
+        members = self.active_of(source)
+        for start in range(0, len(members), 500):
+            docs = []
+            for m in members[start:start + 500]:
+                doc = {"_id": pair_id(target, m["person_id"]), "idea_id": target, "person_id": m["person_id"],
+                       "active": True, "at": m["at"], "via": source}
+                docs.append(with_events(doc, make_events(m["person_id"]) if make_events else ()))
+            try:
+                moved += len(self.collection.insert_many(docs, ordered=False).inserted_ids)
+            except BulkWriteError as exc:
+                moved += exc.details.get("nInserted", 0)
+        self.collection.update_many({"idea_id": source, "active": True},
+                                    {"$set": {"active": False, "moved_to": target}})
+        return moved
+
+    def unmove(self, source: str, target: str, make_events=None) -> None:
+        """Undo move(): the members the merge added to the target leave it; the source's come back."""
+        for doc in list(self.collection.find({"idea_id": target, "via": source}, {"person_id": 1, "active": 1})):
+            if make_events and doc.get("active"):
+                self.collection.update_one({"_id": doc["_id"], "active": True},
+                                           update_with_events({"$set": {"active": False}, "$unset": {"via": ""}},
+                                                              make_events(doc["person_id"])))
+            else:
+                self.collection.delete_one({"_id": doc["_id"], "via": source})
+        self.collection.update_many({"idea_id": source, "moved_to": target},
+                                    {"$set": {"active": True}, "$unset": {"moved_to": ""}})
+
+    def anonymize(self, person_id: str, alias: str) -> list[str]:
+        """Keep a person's active memberships counted under an alias; returns the ideas concerned."""
+        ideas = []
+        for doc in self.of_person(person_id):
+            if doc.get("active"):
+                replacement = {k: v for k, v in doc.items() if k not in ("_id", "person_id", "_outbox_pending")}
+                try:
+                    self.collection.insert_one(dict(replacement, _id=pair_id(doc["idea_id"], alias),
+                                                    person_id=alias))
+                except DuplicateKeyError:
+                    pass
+            self.collection.delete_one({"_id": doc["_id"]})
+            ideas.append(doc["idea_id"])
+        return ideas
+
+    def remove_person(self, person_id: str) -> list[str]:
+        ideas = []
+        for doc in self.of_person(person_id):
+            self.collection.delete_one({"_id": doc["_id"]})
+            if doc.get("active"):
+                ideas.append(doc["idea_id"])
+        return ideas
+
+
+# --- comments ------------------------------------------------------------------------------------------
+
+class CommentRepository:
+    def __init__(self, db: Database):
+        self.collection = db[COMMENTS]
+
+    def add(self, doc: dict, events: Iterable[Event]) -> None:
+        self.collection.insert_one(with_events(doc, events))
+
+    def get(self, comment_id: str) -> dict | None:
+        return self.collection.find_one({"_id": comment_id}, HIDDEN)
+
+    def of_idea(self, idea_id: str) -> list[dict]:
+        return sorted(self.collection.find({"idea_id": idea_id}, HIDDEN), key=lambda d: d["created_at"])
+
+    def edit(self, comment_id: str, version: int, text: str, at: datetime, events: Iterable[Event]) -> None:
+        result = self.collection.update_one({"_id": comment_id, "version": version}, update_with_events(
+            {"$set": {"text": text, "edited_at": at, "version": version + 1}}, events))
+        if not result.matched_count:
+            raise Conflict("The comment was changed by someone else; reload and try again.")
+
+    def set_hidden(self, comment_id: str, hidden: bool, reason: str | None) -> None:
+        self.collection.update_one({"_id": comment_id}, {"$set": {"hidden": hidden, "hidden_reason": reason}})
+
+    def move(self, source: str, target: str) -> int:
+        return self.collection.update_many({"idea_id": source},
+                                           {"$set": {"idea_id": target, "moved_from": source}}).modified_count
+
+    def unmove(self, source: str) -> int:
+        return self.collection.update_many({"moved_from": source},
+                                           {"$set": {"idea_id": source}, "$unset": {"moved_from": ""}}).modified_count
+
+    def anonymize_author(self, person_id: str, name: str) -> None:
+        self.collection.update_many({"author_id": person_id}, {"$set": {"author_id": None, "author_name": name}})
+
+
+# --- flags and the moderation queue --------------------------------------------------------------------
+
+def queue_key(branch_key: str) -> str:
+    return f"{branch_key}:open"
+
+
+class Moderation:
+    def __init__(self, db: Database):
+        self.flags = db[FLAGS]
+        self.queue = db[MODERATION]
+
+    def flag(self, *, target_id: str, kind: str, idea_id: str, branch_key: str, person_id: str, reason: str,
+             at: datetime) -> bool:
+        """A person's flag on an idea or comment; the first flag puts the target in its branch's queue."""
+        try:
+            self.flags.insert_one({"_id": pair_id(target_id, person_id), "target_id": target_id,
+                                   "person_id": person_id, "reason": reason, "at": at})
+        except DuplicateKeyError:
+            return False
+        self.queue.update_one({"_id": target_id}, {
+            "$setOnInsert": {"kind": kind, "idea_id": idea_id, "branch_key": branch_key, "first_at": at},
+            "$set": {"queue": queue_key(branch_key), "last_at": at}, "$inc": {"flags": 1},
+            "$push": {"reasons": reason}}, upsert=True)
+        return True
+
+    def waiting(self, branch_key: str) -> list[dict]:
+        return sorted(self.queue.find({"queue": queue_key(branch_key)}), key=lambda d: d["first_at"])
+
+    def get(self, target_id: str) -> dict | None:
+        return self.queue.find_one({"_id": target_id})
+
+    def decide(self, target_id: str, decision: str, reason: str, by: str, at: datetime) -> None:
+        self.queue.update_one({"_id": target_id}, {
+            "$set": {"queue": "decided", "decision": decision, "decision_reason": reason, "decided_by": by,
+                     "decided_at": at},
+            "$setOnInsert": {"flags": 0}}, upsert=True)
+
+
+# --- adoptions -----------------------------------------------------------------------------------------
+
+class AdoptionClaims:
+    """One adoption of an idea per branch: the claim is an insert under (source idea, branch)."""
+
+    def __init__(self, db: Database):
+        self.collection = db[ADOPTIONS]
+
+    def claim(self, source_id: str, branch_id: str, idea_id: str) -> None:
+        try:
+            self.collection.insert_one({"_id": pair_id(source_id, branch_id), "idea_id": idea_id})
+        except DuplicateKeyError:
+            raise Conflict("This branch has adopted the idea already.") from None
+
+    def release(self, source_id: str, branch_id: str) -> None:
+        self.collection.delete_one({"_id": pair_id(source_id, branch_id)})
+
+
+# --- people (a read model of the directory's) ----------------------------------------------------------
+
+class People:
+    def __init__(self, db: Database):
+        self.collection = db[PEOPLE]
+
+    def get(self, person_id: str) -> dict | None:
+        return self.collection.find_one({"_id": person_id})
+
+    def many(self, ids: Iterable[str]) -> dict[str, dict]:
+        ids = list(dict.fromkeys(ids))
+        return {d["_id"]: d for d in (self.get(i) for i in ids[:50]) if d}
+
+    def staff_of(self, branch_key: str) -> list[dict]:
+        """Staff who work at a branch (or, for organization-wide ideas, org admins), active only."""
+        people = self.collection.find({"kind": "staff"})
+        if branch_key == "org":
+            return [p for p in people if p.get("active", True) and "org_admin" in p.get("org_roles", [])]
+        return [p for p in people if p.get("active", True) and branch_key in p.get("branch_roles", {})]

@@ -1,0 +1,337 @@
+"""The catalog: browse and search over every idea, kept in each web process.
+
+The store answers only top-level equality from an index; filters with ranges, sorts and text search scan
+the whole collection (0.6 µs a document, then 0.1 ms for each one returned). So the service keeps its own
+index, like a search replica: compact cards of every idea, a set of ids per facet value (branch, region,
+status, tag, group, author), a word index over titles and descriptions in Hebrew and English, and the
+ideas in each sort order. It loads once per process and then follows the store: every idea write stamps
+`tick` (a 10-second bucket, an indexed equality), and a refresh reads only the buckets since the last one.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from sortedcontainers import SortedKeyList, SortedList
+
+from services.ideas.repository import IdeaRepository, tick
+
+FACETS = ("branch", "region", "status", "tag", "age_group", "population_group", "author")
+SORTS = ("top", "newest", "trending", "updated")
+CARD_FIELDS = {"branch_id": 1, "branch_key": 1, "region_id": 1, "status": 1, "tags": 1, "age_groups": 1,
+               "population_groups": 1, "author_id": 1, "author_name": 1, "title": 1, "description": 1,
+               "votes": 1, "comments": 1, "followers": 1, "volunteers": 1, "created_at": 1, "updated_at": 1,
+               "hidden": 1, "merged_into": 1, "adopted_from": 1, "spread": 1, "channel": 1, "version": 1}
+SNIPPET = 240
+SCAN_BELOW = 3000  # candidate sets up to this size are sorted directly; bigger ones walk the sorted order
+TRENDING_SECONDS = 30
+NIQQUD = re.compile(r"[\u0591-\u05C7]")
+WORD = re.compile(r"\w+", re.UNICODE)
+FINALS = str.maketrans("ךםןףץ", "כמנפצ")
+HEBREW_PREFIXES = set("והבלמשכ")
+STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "for", "on", "at", "is", "be", "with", "we", "it",
+        "that", "this", "של", "את", "על", "עם", "גם", "לא", "זה", "זו", "או", "כי", "יש", "אין", "הוא", "היא"}
+
+
+def words(text: str) -> list[str]:
+    """Normalized words: lower case, no niqqud, Hebrew final letters as their regular forms."""
+    text = NIQQUD.sub("", unicodedata.normalize("NFC", text)).lower().translate(FINALS)
+    return [w for w in WORD.findall(text) if len(w) > 1 or not w.isascii()]
+
+
+def terms_of(text: str) -> set[str]:
+    """The index terms of a text: each word, and a Hebrew word without its one-letter prefix (ו, ה, ב, ל, מ,
+    ש, כ), so "בגינה" is found by "גינה"."""
+    terms = set()
+    for w in words(text):
+        terms.add(w)
+        if len(w) >= 4 and w[0] in HEBREW_PREFIXES:
+            terms.add(w[1:])
+    return terms
+
+
+@dataclass
+class Card:
+    id: str
+    branch_id: str | None
+    branch_key: str
+    region_id: str | None
+    status: str
+    tags: tuple[str, ...]
+    age_groups: tuple[str, ...]
+    population_groups: tuple[str, ...]
+    author_id: str | None
+    author_name: str
+    title: str
+    snippet: str
+    votes: int
+    comments: int
+    followers: int
+    volunteers: int
+    created_at: float
+    updated_at: float
+    hidden: bool
+    merged_into: str | None
+    adopted_from: str | None
+    spread: int
+    channel: str
+    terms: frozenset[str] = field(repr=False, default=frozenset())
+
+    def facet_values(self) -> Iterable[tuple[str, str]]:
+        yield "branch", self.branch_key
+        if self.region_id:
+            yield "region", self.region_id
+        yield "status", self.status
+        for t in self.tags:
+            yield "tag", t
+        for g in self.age_groups:
+            yield "age_group", g
+        for g in self.population_groups:
+            yield "population_group", g
+        if self.author_id:
+            yield "author", self.author_id
+
+
+def card_of(doc: dict) -> Card:
+    description = doc.get("description", "")
+    return Card(id=doc["_id"], branch_id=doc.get("branch_id"), branch_key=doc.get("branch_key") or "org",
+                region_id=doc.get("region_id"), status=doc["status"], tags=tuple(doc.get("tags", ())),
+                age_groups=tuple(doc.get("age_groups", ())), population_groups=tuple(doc.get("population_groups", ())),
+                author_id=doc.get("author_id"), author_name=doc.get("author_name", ""), title=doc["title"],
+                snippet=description[:SNIPPET], votes=doc.get("votes", 0), comments=doc.get("comments", 0),
+                followers=doc.get("followers", 0), volunteers=doc.get("volunteers", 0),
+                created_at=doc["created_at"].timestamp(), updated_at=doc.get("updated_at", doc["created_at"]).timestamp(),
+                hidden=doc.get("hidden", False), merged_into=doc.get("merged_into"),
+                adopted_from=doc.get("adopted_from"), spread=len(doc.get("spread", ())),
+                channel=doc.get("channel", "web"),
+                terms=frozenset(terms_of(doc["title"] + " " + description + " " + " ".join(doc.get("tags", ())))))
+
+
+SORT_KEYS: dict[str, Callable[[Card], tuple]] = {
+    "top": lambda c: (-c.votes, -c.created_at, c.id),
+    "newest": lambda c: (-c.created_at, c.id),
+    "updated": lambda c: (-c.updated_at, c.id),
+}
+
+
+def trending_score(card: Card, now: float) -> float:
+    """Support relative to age: an idea's votes over its age in hours plus two, to the power 1.5."""
+    hours = max(0.0, now - card.created_at) / 3600
+    return card.votes / math.pow(hours + 2, 1.5)
+
+
+@dataclass(frozen=True)
+class Query:
+    branch: str | None = None
+    region: str | None = None
+    status: str | None = None
+    tag: str | None = None
+    age_group: str | None = None
+    population_group: str | None = None
+    author: str | None = None
+    text: str | None = None
+    sort: str = "newest"
+
+    def facets(self) -> list[tuple[str, str]]:
+        return [(name, getattr(self, name)) for name in FACETS if getattr(self, name)]
+
+
+class Catalog:
+    def __init__(self, refresh_seconds: float = 0.25):
+        self.cards: dict[str, Card] = {}
+        self.facets: dict[tuple[str, str], set[str]] = {}
+        self.terms: dict[str, set[str]] = {}
+        self.vocabulary = SortedList()
+        self.orders = {name: SortedKeyList(key=key) for name, key in SORT_KEYS.items()}
+        self.refresh_seconds = refresh_seconds
+        self.loaded = False
+        self.last_tick = 0
+        self.last_refresh = 0.0
+        self._trending: tuple[float, list[tuple[float, str]]] = (0.0, [])
+        self._lock = threading.RLock()
+
+    # --- following the store -------------------------------------------------------------------------
+    def sync(self, ideas: IdeaRepository) -> None:
+        """Load everything on first use, then apply what changed since the last refresh."""
+        now = time.time()
+        if self.loaded and now - self.last_refresh < self.refresh_seconds:
+            return
+        with self._lock:
+            if self.loaded and time.time() - self.last_refresh < self.refresh_seconds:
+                return
+            started = time.time()
+            current = tick(started)
+            if not self.loaded:
+                for doc in ideas.all_cards(CARD_FIELDS):
+                    self.put(card_of(doc))
+                self.loaded = True
+            else:
+                # A write stamped in the previous bucket may commit after the last read: read it again.
+                for doc in ideas.changed_since(range(self.last_tick - 1, current + 1), CARD_FIELDS):
+                    self.put(card_of(doc))
+            self.last_tick = current
+            self.last_refresh = started
+
+    def invalidate(self) -> None:
+        """Refresh on the next read (this process just wrote)."""
+        self.last_refresh = 0.0
+
+    def put(self, card: Card) -> None:
+        with self._lock:
+            old = self.cards.get(card.id)
+            if old is not None:
+                if _same(old, card):
+                    return
+                self._remove(old)
+            self.cards[card.id] = card
+            for key in card.facet_values():
+                self.facets.setdefault(key, set()).add(card.id)
+            for term in card.terms:
+                ids = self.terms.get(term)
+                if ids is None:
+                    self.terms[term] = ids = set()
+                    self.vocabulary.add(term)
+                ids.add(card.id)
+            for order in self.orders.values():
+                order.add(card)
+
+    def _remove(self, card: Card) -> None:
+        for key in card.facet_values():
+            ids = self.facets.get(key)
+            if ids is not None:
+                ids.discard(card.id)
+        for term in card.terms:
+            ids = self.terms.get(term)
+            if ids is not None:
+                ids.discard(card.id)
+        for order in self.orders.values():
+            order.remove(card)
+
+    # --- reading -------------------------------------------------------------------------------------
+    def _matching_text(self, text: str) -> set[str] | None:
+        """Ideas that hold every word of `text`; the last word may be the start of a word (typing)."""
+        query = [w for w in words(text) if w not in STOP] or words(text)
+        if not query:
+            return None
+        result: set[str] | None = None
+        for i, word in enumerate(query):
+            ids = set(self.terms.get(word, ()))
+            if len(word) >= 4 and word[0] in HEBREW_PREFIXES:
+                ids |= self.terms.get(word[1:], set())
+            if i == len(query) - 1:
+                for term in self.vocabulary.irange(word, word + "\uffff"):
+                    ids |= self.terms[term]
+            result = ids if result is None else result & ids
+            if not result:
+                return set()
+        return result
+
+    def search(self, query: Query, *, visible: Callable[[Card], bool], after: str | None = None,
+               limit: int = 20) -> tuple[list[Card], str | None]:
+        """A page of the ideas that match, in the asked order; the cursor is the last card's sort key."""
+        with self._lock:
+            candidates: set[str] | None = None
+            for key in sorted(query.facets(), key=lambda k: len(self.facets.get(k, ()))):
+                ids = self.facets.get(key, set())
+                candidates = set(ids) if candidates is None else candidates & ids
+                if not candidates:
+                    return [], None
+            if query.text:
+                found = self._matching_text(query.text)
+                if found is not None:
+                    candidates = found if candidates is None else candidates & found
+            wanted = (lambda c: visible(c) and (query.status == "merged" or not c.merged_into))
+            if query.sort == "trending":
+                return self._trending_page(candidates, wanted, after, limit)
+            order = self.orders[query.sort]
+            key = SORT_KEYS[query.sort]
+            start = _decode(after)
+            picked: list[Card] = []
+            if candidates is not None and len(candidates) <= SCAN_BELOW:
+                ranked = sorted((self.cards[i] for i in candidates), key=key)
+                for card in ranked:
+                    if start is not None and key(card) <= start:
+                        continue
+                    if wanted(card):
+                        picked.append(card)
+                        if len(picked) > limit:
+                            break
+            else:
+                iterator = order.irange_key(start, inclusive=(False, False)) if start else iter(order)
+                for card in iterator:
+                    if (candidates is None or card.id in candidates) and wanted(card):
+                        picked.append(card)
+                        if len(picked) > limit:
+                            break
+            more = len(picked) > limit
+            picked = picked[:limit]
+            return picked, (_encode(key(picked[-1])) if more and picked else None)
+
+    def _trending_page(self, candidates, wanted, after, limit):
+        now = time.time()
+        at, ranked = self._trending
+        if now - at > TRENDING_SECONDS or len(ranked) != len(self.cards):
+            ranked = sorted(((-trending_score(c, now), c.id) for c in self.cards.values()))
+            self._trending = (now, ranked)
+        start = int(after) if after and after.isdigit() else 0
+        picked, position = [], start
+        for position in range(start, len(ranked)):
+            card = self.cards.get(ranked[position][1])
+            if card and (candidates is None or card.id in candidates) and wanted(card):
+                picked.append(card)
+                if len(picked) > limit:
+                    break
+        more = len(picked) > limit
+        return picked[:limit], (str(position) if more else None)
+
+    def similar(self, text: str, *, visible: Callable[[Card], bool], limit: int = 5,
+                exclude: str | None = None) -> list[Card]:
+        """Ideas that share the most telling words with `text` (rarer words weigh more), across branches."""
+        with self._lock:
+            total = max(1, len(self.cards))
+            scores: dict[str, float] = {}
+            for term in terms_of(text):
+                if term in STOP:
+                    continue
+                ids = self.terms.get(term)
+                if not ids or len(ids) > total * 0.2 and total > 50:
+                    continue
+                weight = math.log(1 + total / len(ids))
+                for i in ids:
+                    scores[i] = scores.get(i, 0.0) + weight
+            best = sorted(scores.items(), key=lambda kv: -kv[1])
+            found = []
+            for idea_id, _ in best:
+                card = self.cards[idea_id]
+                if idea_id != exclude and not card.merged_into and visible(card):
+                    found.append(card)
+                    if len(found) == limit:
+                        break
+            return found
+
+    def facet_counts(self, name: str, within: Iterable[str] | None = None) -> dict[str, int]:
+        with self._lock:
+            return {value: len(ids) for (facet, value), ids in self.facets.items() if facet == name and ids}
+
+
+def _same(a: Card, b: Card) -> bool:
+    return a == b
+
+
+def _encode(key: tuple) -> str:
+    return "~".join(f"{k!r}" if isinstance(k, float) else str(k) for k in key)
+
+
+def _decode(cursor: str | None) -> tuple | None:
+    if not cursor:
+        return None
+    parts = cursor.split("~")
+    try:
+        return tuple(float(p) if i < len(parts) - 1 else p for i, p in enumerate(parts))
+    except ValueError:
+        return None
