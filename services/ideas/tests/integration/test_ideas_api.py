@@ -304,3 +304,15 @@ def test_an_erased_person_is_anonymized_and_their_vote_stays_counted(org):
     # a redelivered erasure changes nothing
     tell(org.db, "cocreate.person.erased.v1", org.ids["p2"], {"person_id": org.ids["p2"]})
     assert org.api.ok("GET", f"/ideas/{idea['id']}", org.tokens["p3"])["counts"]["votes"] == 2
+
+
+def test_recount_sets_a_counter_left_wrong_by_a_crash_between_two_writes(org):
+    from services.ideas.maintenance import recount
+
+    idea = org.submit()
+    org.api.ok("PUT", f"/ideas/{idea['id']}/vote", org.tokens["p2"])
+    org.db["ideas"].update_one({"_id": idea["id"]}, {"$inc": {"votes": 5, "followers": -1}})  # as if crashed
+    assert recount(org.db, [idea["id"]]) == 1
+    counts = org.api.ok("GET", f"/ideas/{idea['id']}", org.tokens["p1"])["counts"]
+    assert (counts["votes"], counts["followers"]) == (1, 2)
+    assert recount(org.db, [idea["id"]]) == 0
