@@ -124,10 +124,11 @@ class Stack:
             raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(pending)} (logs in {LOG})")
 
     def seed(self) -> None:
-        seed = ROOT / "services" / "directory" / "seed.py"
-        if seed.exists():
-            subprocess.run([PYTHON, "-m", "services.directory.seed", "--demo"], cwd=ROOT,
-                           env=service_env("directory"), check=True)
+        """The demo organization (directory), then the demo ideas (once the ideas service heard of it)."""
+        for name in ("directory", "ideas"):
+            if (ROOT / "services" / name / "seed.py").exists():
+                subprocess.run([PYTHON, "-m", f"services.{name}.seed", "--demo"], cwd=ROOT,
+                               env=service_env(name), check=True)
 
     def stop(self) -> None:
         for label, proc in reversed(self.procs):
