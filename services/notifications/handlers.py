@@ -1,6 +1,55 @@
-"""Events the notifications service consumes, and what it keeps of them."""
+"""Events the notifications service consumes: what it keeps of them (branches, people, ideas, who follows or
+volunteers for each idea), then the fan-out of whatever the rules say concerns someone (rules.py)."""
+from __future__ import annotations
+
+from pymongo.database import Database
+
+from services.notifications import domain, services
+from services.notifications.services import Notifications
 from shared.consumer import Handlers
+from shared.events import Event
 from shared.readmodels import keep_branches
 
 handlers = Handlers()
 keep_branches(handlers)
+
+
+@handlers.on("cocreate.person.registered.v1", "cocreate.person.updated.v1", "cocreate.person.roles_changed.v1",
+             "cocreate.person.deactivated.v1")
+def person_changed(db: Database, event: Event) -> None:
+    s = Notifications.of(db)
+    services.learn_person(s, event)
+    services.notify(s, event)
+
+
+@handlers.on("cocreate.person.erased.v1")
+def person_erased(db: Database, event: Event) -> None:
+    services.forget_person(Notifications.of(db), event.data["person_id"], event.time)
+
+
+@handlers.on("cocreate.idea.submitted.v1", "cocreate.idea.edited.v1", "cocreate.idea.status_changed.v1",
+             "cocreate.idea.merged.v1", "cocreate.idea.unmerged.v1", "cocreate.idea.adopted.v1",
+             "cocreate.comment.posted.v1")
+def idea_changed(db: Database, event: Event) -> None:
+    s = Notifications.of(db)
+    services.learn_idea(s, event)
+    services.notify(s, event)
+
+
+GROUPS = {
+    "cocreate.idea.followed.v1": (domain.followers_of, True),
+    "cocreate.idea.unfollowed.v1": (domain.followers_of, False),
+    "cocreate.volunteer.joined.v1": (domain.volunteers_of, True),
+    "cocreate.volunteer.left.v1": (domain.volunteers_of, False),
+}
+
+
+@handlers.on(*GROUPS)
+def membership_changed(db: Database, event: Event) -> None:
+    group, joined = GROUPS[event.type]
+    s = Notifications.of(db)
+    audience, person_id = group(event.data["idea_id"]), event.data["person_id"]
+    if joined:
+        services.join(s, audience, person_id)
+    else:
+        services.leave(s, audience, person_id)

@@ -1,0 +1,285 @@
+"""Notifications use cases: the fan-out of an event to everyone the rules reach, what the service learns of
+people and ideas, a person's inbox and preferences, and erasure. The API, the pages and the handlers stay thin."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterator, Mapping
+
+from pymongo.database import Database
+
+from services.notifications import SERVICE, domain, messages, rules
+from services.notifications.domain import DEFAULT_PROFILE, INAPP, STAFF_PREFIX, Profile
+from services.notifications.repository import (UNREAD_CAP, Audiences, Deliveries, Ideas, Inbox, People,
+                                               Recipients, branch_names)
+from shared.auth import ORG_ADMIN, STAFF_ROLES, Actor, Forbidden, Principal, require_signed_in
+from shared.errors import NotFound
+from shared.events import Event, new_event
+
+# Notifications inserted per command: small enough for the store (see docs/store-backend.md), big enough
+# that 10,000 followers take 20 round trips. One delivery record, and one delivered event, per batch.
+FANOUT_BATCH = 500
+DELIVERED = "cocreate.notification.delivered.v1"
+_ID = re.compile(domain.ID_PATTERN)
+
+
+@dataclass
+class Notifications:
+    """The service's storage, as the use cases see it."""
+
+    db: Database
+    inbox: Inbox
+    deliveries: Deliveries
+    audiences: Audiences
+    recipients: Recipients
+    people: People
+    ideas: Ideas
+
+    @classmethod
+    def of(cls, db: Database) -> "Notifications":
+        return cls(db, Inbox(db), Deliveries(db), Audiences(db), Recipients(db), People(db), Ideas(db))
+
+    # rules.Known: what the rules ask of the read models
+    def idea(self, idea_id: str) -> Mapping[str, Any] | None:
+        return self.ideas.get(idea_id)
+
+    def branch_names(self, branch_id: str) -> Mapping[str, str] | None:
+        return branch_names(self.db, branch_id)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- the fan-out ---------------------------------------------------------------------------------------
+
+def notify(s: Notifications, event: Event) -> int:
+    """Put a notification in the inbox of everyone the rules reach who wants it; returns how many were new.
+
+    Idempotent by construction: each notification's `_id` comes from the event, the recipient and the
+    channel, so applying an event again inserts only duplicates, which the store refuses."""
+    reaches = rules.plan(event, s)
+    if not reaches:
+        return 0
+    at = domain.event_instant(event.time)
+    told = rules.actors(event)  # nobody is told of what they did; each person once per event
+    docs = []
+    for reach in reaches:
+        for person_id, profile in _reached(s, reach.who):
+            if person_id in told:
+                continue
+            told.add(person_id)
+            if profile.reachable and domain.wants(profile.prefs, reach.rule.category, INAPP):
+                docs.append(_notification(event, at, person_id, reach))
+    # Batches in id order: applied again, the event forms the same batches, so their records are duplicates.
+    docs.sort(key=lambda d: d["_id"])
+    new = 0
+    for number, start in enumerate(range(0, len(docs), FANOUT_BATCH)):
+        batch = docs[start:start + FANOUT_BATCH]
+        new += s.inbox.add(batch)
+        record, delivered = _delivery(event, INAPP, number, batch)
+        s.deliveries.record(record, [delivered])
+    return new
+
+
+def _reached(s: Notifications, who: rules.Named | rules.Group) -> Iterator[tuple[str, Profile]]:
+    if isinstance(who, rules.Group):
+        yield from s.audiences.members(who.audience)
+    else:
+        for person_id in who.people:
+            yield person_id, s.recipients.get(person_id)
+
+
+def _notification(event: Event, at: datetime, person_id: str, reach: rules.Reach) -> dict:
+    """An inbox entry, as small as it can be (the store's cost grows with every value; its time is in its id)."""
+    return {"_id": domain.notification_id(event.id, at, person_id, INAPP),
+            "box": domain.box(person_id, domain.month_of(at)), "recipient": person_id, "unread": person_id,
+            "category": reach.rule.category, "message": reach.rule.message,
+            "params": reach.params,
+            "event": {"id": event.id, "type": event.type}}
+
+
+def _delivery(event: Event, channel: str, number: int, batch: list[dict]) -> tuple[dict, Event]:
+    """The record of one delivered batch and the event that tells of it."""
+    record_id = domain.delivery_id(event.id, channel, number)
+    delivered_at = _now()
+    record = {"_id": record_id, "channel": channel, "status": "delivered", "event_id": event.id,
+              "event_type": event.type, "event_time": event.time, "recipients": [d["recipient"] for d in batch],
+              "at": delivered_at}
+    delivered = new_event(DELIVERED, source=f"/{SERVICE}", subject=record_id, data={
+        "delivery_id": record_id, "channel": channel,
+        "source_event": {"id": event.id, "type": event.type, "subject": event.subject},
+        "deliveries": [{"notification_id": d["_id"], "recipient_id": d["recipient"], "category": d["category"],
+                        "message": d["message"]} for d in batch],
+        "delivered_at": delivered_at.isoformat()},
+        branch_id=event.branch_id, correlation_id=event.correlation_id)
+    return record, delivered
+
+
+# --- audiences and profiles ----------------------------------------------------------------------------
+# A member's copy of their profile (in the audience's chunk) must end up as the latest profile whatever
+# runs at the same time: a join (the worker, on a follow event), a preference change (the API), a
+# deactivation (the worker, on a person event, maybe in another process). Each writes its copy and then
+# checks the profile's version; if the profile changed meanwhile, it writes the newer one again.
+
+def join(s: Notifications, audience: str, person_id: str) -> None:
+    """Add a person to a group (followers, volunteers, a branch's staff). Most people have the default
+    profile: they are added with it, then the audience is noted on their profile, which answers with the
+    profile as it is now; only a different one is written again (and checked)."""
+    s.audiences.put(audience, person_id, DEFAULT_PROFILE)
+    profile = s.recipients.enter(person_id, audience)
+    if profile.default:
+        return
+    while not profile.erased:
+        s.audiences.put(audience, person_id, profile)
+        latest = s.recipients.get(person_id)
+        if latest.version == profile.version:
+            return
+        profile = latest
+    leave(s, audience, person_id)  # erased: nothing of them is kept
+
+
+def leave(s: Notifications, audience: str, person_id: str) -> None:
+    s.audiences.remove(audience, person_id)
+    s.recipients.leave(person_id, audience)
+
+
+def change_profile(s: Notifications, person_id: str, **fields: Any) -> Profile:
+    """Change a person's delivery profile (preferences, reachable), then its copies in their audiences."""
+    profile, audiences = s.recipients.change(person_id, **fields)
+    while True:
+        for audience in audiences:
+            s.audiences.refresh(audience, person_id, profile)
+        latest, audiences = s.recipients.get_with_audiences(person_id)
+        if latest.version == profile.version:
+            return profile
+        profile = latest
+
+
+# --- what the service learns from other services -------------------------------------------------------
+
+PERSON_FIELDS = ("kind", "lang", "email", "home_branch", "org_roles", "branch_roles", "active")
+
+
+def learn_person(s: Notifications, event: Event) -> None:
+    """person.registered/updated/roles_changed/deactivated: the person as they are now; whether they can be
+    reached; and the branches whose staff they are (to tell them of new ideas there)."""
+    data = event.data
+    person_id = data.get("person_id") or event.subject
+    deactivated = event.type == "cocreate.person.deactivated.v1"
+    fields = {"active": False} if deactivated else {
+        **{name: data.get(name) for name in PERSON_FIELDS}, "name": data.get("display_name", "")}
+    if not s.people.learn(person_id, fields, event.time):
+        return  # we know a newer state already, or the person was erased
+    if s.recipients.get(person_id).active != fields["active"]:
+        change_profile(s, person_id, active=fields["active"])
+    if deactivated:
+        return
+    wanted = {domain.staff_of(branch) for branch, roles in (data.get("branch_roles") or {}).items()
+              if set(roles) & set(STAFF_ROLES)}
+    if ORG_ADMIN in (data.get("org_roles") or ()):
+        wanted.add(domain.staff_of(None))
+    current = {a for a in s.recipients.get_with_audiences(person_id)[1] if a.startswith(STAFF_PREFIX)}
+    for audience in sorted(wanted - current):
+        join(s, audience, person_id)
+    for audience in sorted(current - wanted):
+        leave(s, audience, person_id)
+
+
+IDEA_FIELDS = {
+    "cocreate.idea.submitted.v1": ("title", "branch_id", "author_id", "status"),
+    "cocreate.idea.edited.v1": ("title", "branch_id"),
+}
+
+
+def learn_idea(s: Notifications, event: Event) -> None:
+    """Titles, branches, authors and statuses of ideas, for the messages and to find an idea's author."""
+    data = event.data
+    if event.type in IDEA_FIELDS:
+        fields = {name: data.get(name) for name in IDEA_FIELDS[event.type]}
+    elif event.type == "cocreate.idea.status_changed.v1":
+        fields = {"status": data["to"]}
+    elif event.type == "cocreate.idea.merged.v1":
+        fields = {"status": "merged", "merged_into": data["into_idea_id"]}
+    elif event.type == "cocreate.idea.unmerged.v1":
+        fields = {"status": data["status"], "merged_into": None}
+    else:
+        return
+    s.ideas.learn(data["idea_id"], fields, event.time)
+
+
+def forget_person(s: Notifications, person_id: str, as_of: str) -> None:
+    """person.erased: their inbox, delivery records, preferences, memberships and contact data go; a
+    tombstone keeps later events from bringing any of it back."""
+    _, audiences = s.recipients.change(person_id, prefs=None, active=False, erased=True)
+    for audience in audiences:
+        leave(s, audience, person_id)
+    s.inbox.forget(person_id)
+    s.deliveries.forget(person_id)
+    s.people.erase(person_id, as_of)
+    s.ideas.forget_author(person_id)
+
+
+# --- a person's inbox ----------------------------------------------------------------------------------
+
+def _person(actor: Actor) -> Principal:
+    principal = require_signed_in(actor.principal)
+    if principal.kind != "person":
+        raise Forbidden("Inboxes belong to people; service accounts receive webhooks.")
+    return principal
+
+
+def _shown(doc: Mapping[str, Any], lang: str) -> dict:
+    title, body = messages.render(doc["message"], doc.get("params") or {}, lang)
+    return {"id": doc["_id"], "category": doc["category"], "message": doc["message"], "title": title, "body": body,
+            "idea_id": (doc.get("params") or {}).get("idea_id"), "event_type": doc["event"]["type"],
+            "created_at": domain.time_of(doc["_id"]), "read": "unread" not in doc, "read_at": doc.get("read_at")}
+
+
+def _language(s: Notifications, principal: Principal) -> str:
+    """The recipient's language as the directory last told it, else as their token says."""
+    return messages.language(s.people.language(principal.id) or principal.lang)
+
+
+def inbox(s: Notifications, actor: Actor, *, after: str | None, limit: int) -> tuple[list[dict], str | None]:
+    principal = _person(actor)
+    docs, more = s.inbox.page(principal.id, after=after, limit=limit, now=_now())
+    lang = _language(s, principal)
+    return [_shown(d, lang) for d in docs], (docs[-1]["_id"] if more and docs else None)
+
+
+def unread_count(s: Notifications, actor: Actor) -> dict:
+    count = s.inbox.unread(_person(actor).id)
+    return {"unread": count, "capped": count >= UNREAD_CAP}
+
+
+def mark_read(s: Notifications, actor: Actor, notification_id: str) -> dict:
+    principal = _person(actor)
+    doc = s.inbox.mark_read(principal.id, notification_id, _now()) if _ID.match(notification_id) else None
+    if doc is None:  # unknown, or someone else's: the same answer, so ids cannot be probed
+        raise NotFound(f"No notification {notification_id}.")
+    return _shown(doc, _language(s, principal))
+
+
+def mark_all_read(s: Notifications, actor: Actor) -> int:
+    return s.inbox.mark_all_read(_person(actor).id, _now())
+
+
+# --- preferences ---------------------------------------------------------------------------------------
+
+def _shown_preferences(stored: Mapping[str, Any] | None) -> dict:
+    return {"categories": {category: dict(chosen, critical=category in domain.CRITICAL)
+                           for category, chosen in domain.preferences(stored).items()}}
+
+
+def get_preferences(s: Notifications, actor: Actor) -> dict:
+    return _shown_preferences(s.recipients.get(_person(actor).id).prefs)
+
+
+def set_preferences(s: Notifications, actor: Actor, *, categories: Mapping[str, Mapping[str, Any]]) -> dict:
+    """Replace a person's preferences (categories left out take the defaults)."""
+    principal = _person(actor)
+    chosen = domain.choose(categories)
+    profile = change_profile(s, principal.id, prefs=chosen)
+    return _shown_preferences(profile.prefs)

@@ -1,0 +1,168 @@
+"""Notifications test set-up: one app and database per module, and per test an organization of two branches
+(A, B) with staff, an org admin and participants in Hebrew and English, told to the notifications service the
+way the directory and the ideas service tell it: by their events, through the service's own handlers."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pytest
+
+from services.notifications.app import create_app
+from services.notifications.handlers import handlers
+from shared.auth import BRANCH_MANAGER, BRANCH_STAFF, ORG_ADMIN, Principal
+from shared.config import load_settings
+from shared.events import Event, new_event
+from shared.mongo import database_for
+
+PREFIX = "/notifications/api/v1"
+
+
+class Api:
+    def __init__(self, client):
+        self.client = client
+
+    def call(self, method, path, token=None, **kwargs):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.client.open(f"{PREFIX}{path}", method=method, headers=headers, **kwargs)
+
+    def ok(self, method, path, token=None, status=200, **kwargs):
+        response = self.call(method, path, token, **kwargs)
+        assert response.status_code == status, response.get_data(as_text=True)
+        return response.json if response.get_data() else None
+
+
+def event_of(type: str, subject: str, data: dict, *, actor: str | None = None, at: datetime | None = None,
+             branch_id: str | None = None, correlation_id: str | None = None) -> Event:
+    source = "/ideas" if type.split(".")[1] in ("idea", "comment", "vote", "volunteer") else "/directory"
+    return new_event(type, source=source, subject=subject, data=data, actor_id=actor, time=at,
+                     branch_id=branch_id or data.get("branch_id"), correlation_id=correlation_id)
+
+
+def apply(db, event: Event) -> Event:
+    """Apply an event through the notifications service's own handler (as its consumer would)."""
+    handlers.by_type[event.type](db, event)
+    return event
+
+
+def tell(db, type: str, subject: str, data: dict, **envelope) -> Event:
+    return apply(db, event_of(type, subject, data, **envelope))
+
+
+# --- event data, shaped as the contract says -------------------------------------------------------------
+
+def branch_data(branch_id: str, code: str) -> dict:
+    return {"branch_id": branch_id, "code": code, "name": {"he": f"סניף {code}", "en": f"Branch {code}"},
+            "region_id": None, "address": None, "open": True}
+
+
+def person_data(person_id: str, *, lang: str = "he", kind: str = "participant", home: str | None = None,
+                org_roles=(), branch_roles: dict | None = None, email: str | None = None, active: bool = True) -> dict:
+    return {"person_id": person_id, "kind": kind, "display_name": person_id, "lang": lang, "email": email,
+            "home_branch": home, "org_roles": list(org_roles), "branch_roles": branch_roles or {},
+            "age_group": None, "population_group": None, "active": active}
+
+
+def submitted_data(idea_id: str, branch_id: str | None, author_id: str | None, title: str,
+                   entered_by: str | None = None) -> dict:
+    return {"idea_id": idea_id, "branch_id": branch_id, "region_id": None, "scope": "branch" if branch_id else "org",
+            "title": title, "description": "…", "tags": [], "age_groups": [], "population_groups": [],
+            "channel": "web" if entered_by is None else "in_person", "author_id": author_id,
+            "entered_by": entered_by, "consent_recorded": entered_by is not None, "adopted_from": None,
+            "status": "submitted", "submitted_at": "2026-11-30T09:00:00+00:00"}
+
+
+def status_data(idea_id: str, branch_id: str | None, to: str, by: str, author_id: str | None,
+                previous: str = "submitted", note: str | None = None) -> dict:
+    return {"idea_id": idea_id, "branch_id": branch_id, "from": previous, "to": to,
+            "reason_code": "budget" if to == "declined" else None, "note": note, "by": by,
+            "at": "2026-11-30T10:00:00+00:00", "seconds_in_previous": 60.0, "author_id": author_id}
+
+
+@dataclass
+class Org:
+    """Two branches with staff, an org admin and participants; `ids` and `tokens` by role name."""
+
+    api: Api
+    db: object
+    a: str
+    b: str
+    run: str
+    tokens: dict = field(default_factory=dict)
+    ids: dict = field(default_factory=dict)
+
+    def idea(self, who: str = "p1", *, title: str = "A quiet room for homework", branch: str | None = "a",
+             followers=()) -> str:
+        """An idea submitted by `who` (who follows it, as the ideas service makes authors do), with more
+        followers; returns its id."""
+        idea_id = f"id_{uuid.uuid4().hex[:16]}"
+        branch_id = getattr(self, branch) if branch else None
+        tell(self.db, "cocreate.idea.submitted.v1", idea_id,
+             submitted_data(idea_id, branch_id, self.ids[who], title), actor=self.ids[who])
+        for person in (who, *followers):
+            self.follow(idea_id, person)
+        return idea_id
+
+    def follow(self, idea_id: str, who: str, reason: str = "vote") -> None:
+        tell(self.db, "cocreate.idea.followed.v1", idea_id, {"idea_id": idea_id, "branch_id": self.a,
+                                                               "person_id": self.ids.get(who, who), "reason": reason})
+
+    def move(self, idea_id: str, to: str, by: str = "staff_a", previous: str = "submitted", author: str = "p1",
+             **envelope) -> Event:
+        return tell(self.db, "cocreate.idea.status_changed.v1", idea_id, status_data(
+            idea_id, self.a, to, self.ids[by], self.ids[author] if author else None, previous), actor=self.ids[by],
+            **envelope)
+
+    def inbox(self, who: str, **query) -> list[dict]:
+        return self.api.ok("GET", "/inbox", self.tokens[who], query_string=query)["items"]
+
+    def messages(self, who: str) -> list[str]:
+        return [n["message"] for n in self.inbox(who, limit=100)]
+
+
+@pytest.fixture(scope="module")
+def notifications_app(infra, keys):
+    from conftest import _created_dbs
+
+    settings = load_settings("notifications", kafka_bootstrap_servers=(infra["kafka"],), mongo_url=infra["mongo"],
+                             mongo_db=f"t_notifications_{uuid.uuid4().hex[:8]}",
+                             jwt_public_key_file=str(keys["public"]), jwt_private_key_file=str(keys["private"]))
+    _created_dbs.append((settings.mongo_url, settings.mongo_db))
+    app = create_app(settings)
+    return app, database_for(settings)
+
+
+PEOPLE = {
+    # name: (language, staff roles at branch a / b, org roles)
+    "staff_a": ("he", {"a": [BRANCH_STAFF]}, ()),
+    "manager_a": ("en", {"a": [BRANCH_MANAGER]}, ()),
+    "staff_b": ("he", {"b": [BRANCH_STAFF]}, ()),
+    "admin": ("en", {}, (ORG_ADMIN,)),
+    "p1": ("he", None, ()),
+    "p2": ("en", None, ()),
+    "p3": ("he", None, ()),
+}
+
+
+@pytest.fixture
+def org(notifications_app, issue_token) -> Org:
+    """Two new branches, their staff, an org admin and three participants; unique per test."""
+    app, db = notifications_app
+    run = uuid.uuid4().hex[:6]
+    a, b = f"br_a{run}", f"br_b{run}"
+    tell(db, "cocreate.branch.created.v1", a, branch_data(a, f"A{run}"))
+    tell(db, "cocreate.branch.created.v1", b, branch_data(b, f"B{run}"))
+    org = Org(Api(app.test_client()), db, a, b, run)
+    for name, (lang, roles, org_roles) in PEOPLE.items():
+        person_id = f"pe_{name}{run}"
+        staff = roles is not None
+        branch_roles = {(a if key == "a" else b): r for key, r in (roles or {}).items()}
+        principal = Principal(id=person_id, name=name, lang=lang, roles=frozenset(org_roles),
+                              branch_roles={br: frozenset(r) for br, r in branch_roles.items()},
+                              home_branch=None if staff else a)
+        org.ids[name], org.tokens[name] = person_id, issue_token(principal)
+        tell(db, "cocreate.person.registered.v1", person_id, person_data(
+            person_id, lang=lang, kind="staff" if staff else "participant", home=principal.home_branch,
+            org_roles=org_roles, branch_roles=branch_roles, email=f"{name}.{run}@example.org"))
+    return org
