@@ -2,6 +2,13 @@
 from __future__ import annotations
 
 
+def N_(message: str) -> str:
+    """Mark a fixed message of domain code for translation and return it unchanged: the domain stays free
+    of any locale, the catalogs pick the message up (`python -m shared.web.catalogs update`), and a page
+    translates it when it shows the refusal (the API answers in English)."""
+    return message
+
+
 class DomainError(ValueError):
     """A rule of the domain refused the command (422), optionally naming the field at fault."""
 

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from shared.errors import DomainError
+from shared.errors import DomainError, N_
 from shared.events import Recorded
 
 SUBMITTED, UNDER_REVIEW, PLANNED, IN_PROGRESS = "submitted", "under_review", "planned", "in_progress"
@@ -106,14 +106,14 @@ class Idea:
 def _title(value: str) -> str:
     value = " ".join(value.split())
     if not 3 <= len(value) <= 140:
-        raise DomainError("A title is 3 to 140 characters.", "title")
+        raise DomainError(N_("A title is 3 to 140 characters."), "title")
     return value
 
 
 def _description(value: str) -> str:
     value = value.strip()
     if not 1 <= len(value) <= 5000:
-        raise DomainError("A description is 1 to 5,000 characters.", "description")
+        raise DomainError(N_("A description is 1 to 5,000 characters."), "description")
     return value
 
 
@@ -132,13 +132,13 @@ def _tags(values) -> tuple[str, ...]:
 
 def _age_groups(values) -> tuple[str, ...]:
     if any(v not in AGE_GROUPS for v in values):
-        raise DomainError("Unknown age group.", "age_groups")
+        raise DomainError(N_("Unknown age group."), "age_groups")
     return tuple(dict.fromkeys(values))
 
 
 def _population_groups(values) -> tuple[str, ...]:
     if any(not GROUP_CODE.match(v) for v in values):
-        raise DomainError("A population group is a code of 1-32 letters, digits, '-' or '_'.", "population_groups")
+        raise DomainError(N_("A population group is a code of 1-32 letters, digits, '-' or '_'."), "population_groups")
     return tuple(dict.fromkeys(values))
 
 
@@ -156,14 +156,14 @@ def submit(*, title: str, description: str, branch_id: str | None, region_id: st
     """A new idea. On the web the author is the signed-in participant; staff entering an idea for a client
     met in person, by phone or at a kiosk record the channel and that the client agreed."""
     if channel not in CHANNELS:
-        raise DomainError("Unknown channel.", "channel")
+        raise DomainError(N_("Unknown channel."), "channel")
     if entered_by is None and channel != "web":
-        raise DomainError("Only staff enter ideas from other channels.", "channel")
+        raise DomainError(N_("Only staff enter ideas from other channels."), "channel")
     if entered_by is not None:
         if channel == "web":
-            raise DomainError("Say how the client gave the idea: in person, by phone or at a kiosk.", "channel")
+            raise DomainError(N_("Say how the client gave the idea: in person, by phone or at a kiosk."), "channel")
         if not consent_recorded:
-            raise DomainError("Record the client's consent before entering their idea.", "on_behalf_of")
+            raise DomainError(N_("Record the client's consent before entering their idea."), "on_behalf_of")
     at = at or now()
     idea = Idea(id=idea_id or new_id("id"), branch_id=branch_id, region_id=region_id, title=_title(title),
                 description=_description(description), tags=_tags(tags), age_groups=_age_groups(age_groups),
@@ -179,7 +179,7 @@ def submit(*, title: str, description: str, branch_id: str | None, region_id: st
 
 def edit(idea: Idea, *, by: str, at: datetime | None = None, **changes) -> Idea:
     if idea.status in (MERGED, DECLINED, IMPLEMENTED):
-        raise DomainError("A closed idea cannot be edited.")
+        raise DomainError(N_("A closed idea cannot be edited."))
     clean = {}
     for name, check in (("title", _title), ("description", _description), ("tags", _tags),
                         ("age_groups", _age_groups), ("population_groups", _population_groups)):
@@ -196,17 +196,19 @@ def edit(idea: Idea, *, by: str, at: datetime | None = None, **changes) -> Idea:
 def change_status(idea: Idea, to: str, *, by: str, by_name: str, reason_code: str | None = None,
                   note: str | None = None, at: datetime | None = None) -> Idea:
     if to not in STATUSES or to == MERGED:
-        raise DomainError("Unknown status.", "status")
+        raise DomainError(N_("Unknown status."), "status")
     if to not in TRANSITIONS[idea.status]:
         raise DomainError(f"An idea cannot go from {idea.status} to {to}.", "status")
     note = note.strip() if note else None
+    if note and len(note) > 2000:
+        raise DomainError(N_("A note is at most 2,000 characters."), "note")
     if to == DECLINED:
         if reason_code not in REASON_CODES:
-            raise DomainError("A decline needs a reason code.", "reason_code")
+            raise DomainError(N_("A decline needs a reason code."), "reason_code")
         if not note:
-            raise DomainError("Tell the client why: a decline needs a note.", "note")
+            raise DomainError(N_("Tell the client why: a decline needs a note."), "note")
     elif reason_code is not None:
-        raise DomainError("Only a decline takes a reason code.", "reason_code")
+        raise DomainError(N_("Only a decline takes a reason code."), "reason_code")
     at = at or now()
     spent = max(0.0, (at - idea.status_since).total_seconds())
     durations = dict(idea.durations)
@@ -221,11 +223,11 @@ def change_status(idea: Idea, to: str, *, by: str, by_name: str, reason_code: st
 def merge(idea: Idea, into: Idea, *, by: str, by_name: str, at: datetime | None = None) -> Idea:
     """Mark `idea` as a duplicate of `into`. Moving its supporters, followers and comments is the use case's."""
     if idea.id == into.id:
-        raise DomainError("An idea cannot be merged into itself.", "into_idea_id")
+        raise DomainError(N_("An idea cannot be merged into itself."), "into_idea_id")
     if idea.status in (MERGED, IMPLEMENTED):
         raise DomainError(f"A {idea.status} idea cannot be merged.")
     if into.status == MERGED:
-        raise DomainError("Merge into the idea this one was merged into.", "into_idea_id")
+        raise DomainError(N_("Merge into the idea this one was merged into."), "into_idea_id")
     at = at or now()
     durations = dict(idea.durations)
     durations[idea.status] = durations.get(idea.status, 0.0) + max(0.0, (at - idea.status_since).total_seconds())
@@ -236,7 +238,7 @@ def merge(idea: Idea, into: Idea, *, by: str, by_name: str, at: datetime | None 
 
 def unmerge(idea: Idea, *, by: str, by_name: str, at: datetime | None = None) -> Idea:
     if idea.status != MERGED or not idea.merged_into:
-        raise DomainError("The idea is not merged.")
+        raise DomainError(N_("The idea is not merged."))
     back = idea.history[-1].previous if idea.history and idea.history[-1].status == MERGED else SUBMITTED
     at = at or now()
     return replace(idea, status=back or SUBMITTED, status_since=at, merged_into=None, version=idea.version + 1,
@@ -249,9 +251,9 @@ def adopt(source: Idea, *, branch_id: str, region_id: str | None, owner_id: str,
     """A branch takes up an idea implemented elsewhere: a new idea at that branch, planned, with its own
     owner and lifecycle, linking back to where it came from."""
     if source.status != IMPLEMENTED:
-        raise DomainError("Only an implemented idea can be adopted.")
+        raise DomainError(N_("Only an implemented idea can be adopted."))
     if source.branch_id == branch_id:
-        raise DomainError("The idea was implemented at this branch already.", "branch_id")
+        raise DomainError(N_("The idea was implemented at this branch already."), "branch_id")
     at = at or now()
     idea = Idea(id=new_id("id"), branch_id=branch_id, region_id=region_id, title=source.title,
                 description=source.description, tags=source.tags, age_groups=source.age_groups,
@@ -274,6 +276,6 @@ def adopt(source: Idea, *, branch_id: str, region_id: str | None, owner_id: str,
 def comment_text(value: str) -> str:
     value = value.strip()
     if not 1 <= len(value) <= 4000:
-        raise DomainError("A comment is 1 to 4,000 characters.", "text")
+        raise DomainError(N_("A comment is 1 to 4,000 characters."), "text")
     return value
 

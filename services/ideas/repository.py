@@ -14,7 +14,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.ideas.domain import Idea, StatusEntry, now
-from shared.errors import Conflict
+from shared.errors import Conflict, N_
 from shared.events import Event
 from shared.mongo import Index
 from shared.outbox import update_with_events, with_events
@@ -109,7 +109,7 @@ class IdeaRepository:
         result = self.collection.update_one({"_id": idea.id, "version": idea.version - 1},
                                             update_with_events(update, events))
         if not result.matched_count:
-            raise Conflict("The idea was changed by someone else; reload and try again.")
+            raise Conflict(N_("The idea was changed by someone else; reload and try again."))
 
     def bump(self, idea_id: str, events: Iterable[Event] = (), **counts: int) -> dict | None:
         """Add to an idea's counters (and append events); returns the idea's counters after."""
@@ -133,6 +133,13 @@ class IdeaRepository:
     def anonymize_author(self, idea_id: str, name: str) -> None:
         self.collection.update_one({"_id": idea_id}, {"$set": {"author_id": None, "author_name": name,
                                                                "tick": tick()}})
+
+    def anonymize_history(self, person_id: str, name: str) -> None:
+        """Status history entries a person made (or, as the author, started) lose who it was. A dotted-path
+        query scans the collection: acceptable for an erasure, which is rare."""
+        for doc in self.collection.find({"history.by": person_id}, {"history": 1}):
+            history = [dict(e, by=None, by_name=name) if e.get("by") == person_id else e for e in doc["history"]]
+            self.collection.update_one({"_id": doc["_id"]}, {"$set": {"history": history, "tick": tick()}})
 
     def changed_since(self, ticks: Iterable[int], projection: dict) -> list[dict]:
         found: dict[str, dict] = {}
@@ -265,7 +272,7 @@ class CommentRepository:
         result = self.collection.update_one({"_id": comment_id, "version": version}, update_with_events(
             {"$set": {"text": text, "edited_at": at, "version": version + 1}}, events))
         if not result.matched_count:
-            raise Conflict("The comment was changed by someone else; reload and try again.")
+            raise Conflict(N_("The comment was changed by someone else; reload and try again."))
 
     def set_hidden(self, comment_id: str, hidden: bool, reason: str | None) -> None:
         self.collection.update_one({"_id": comment_id}, {"$set": {"hidden": hidden, "hidden_reason": reason}})
@@ -332,7 +339,7 @@ class AdoptionClaims:
         try:
             self.collection.insert_one({"_id": pair_id(source_id, branch_id), "idea_id": idea_id})
         except DuplicateKeyError:
-            raise Conflict("This branch has adopted the idea already.") from None
+            raise Conflict(N_("This branch has adopted the idea already.")) from None
 
     def release(self, source_id: str, branch_id: str) -> None:
         self.collection.delete_one({"_id": pair_id(source_id, branch_id)})
@@ -347,9 +354,14 @@ class People:
     def get(self, person_id: str) -> dict | None:
         return self.collection.find_one({"_id": person_id})
 
-    def many(self, ids: Iterable[str]) -> dict[str, dict]:
-        ids = list(dict.fromkeys(ids))
-        return {d["_id"]: d for d in (self.get(i) for i in ids[:50]) if d}
+    def works_at(self, person_id: str, branch_key: str) -> bool:
+        """An active staff member of the branch (for organization-wide ideas: an org admin)."""
+        person = self.get(person_id)
+        if person is None or person.get("kind") != "staff" or not person.get("active", True):
+            return False
+        if branch_key == "org":
+            return "org_admin" in person.get("org_roles", [])
+        return branch_key in person.get("branch_roles", {}) or "org_admin" in person.get("org_roles", [])
 
     def staff_of(self, branch_key: str) -> list[dict]:
         """Staff who work at a branch (or, for organization-wide ideas, org admins), active only."""

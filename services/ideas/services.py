@@ -10,7 +10,7 @@ from services.ideas.catalog import Card, Catalog, Query
 from services.ideas.repository import (FOLLOWS, VOLUNTEERS, VOTES, AdoptionClaims, CommentRepository,
                                        IdeaRepository, Memberships, Moderation, People, idea_of)
 from shared.auth import STAFF_ROLES, Actor, Forbidden, Principal, require_signed_in
-from shared.errors import Conflict, DomainError, NotFound
+from shared.errors import Conflict, DomainError, N_, NotFound
 from shared.events import Recorded, envelop_all
 from shared.readmodels import BRANCHES
 
@@ -68,8 +68,8 @@ def visible_to(principal: Principal | None):
 def _require_manager(actor: Actor, branch_id: str | None) -> Principal:
     principal = require_signed_in(actor.principal)
     if not may_manage(principal, branch_id):
-        raise Forbidden("Only staff of the idea's branch may do this." if branch_id
-                        else "Only organization staff manage organization-wide ideas.")
+        raise Forbidden(N_("Only staff of the idea's branch may do this.") if branch_id
+                        else N_("Only organization staff manage organization-wide ideas."))
     return principal
 
 
@@ -90,14 +90,14 @@ def submit(s: Ideas, actor: Actor, *, title: str, description: str, branch_id: s
            age_groups=(), population_groups=(), channel: str = "web", on_behalf_of: dict | None = None) -> dict:
     principal = require_signed_in(actor.principal)
     if principal.kind != "person":
-        raise Forbidden("Ideas come from people.")
+        raise Forbidden(N_("Ideas come from people."))
     region_id = None
     if branch_id is not None:
         branch = s.branch(branch_id)
         if branch is None:
-            raise DomainError("Unknown branch.", "branch_id")
+            raise DomainError(N_("Unknown branch."), "branch_id")
         if not branch.get("open", True):
-            raise DomainError("The branch is closed.", "branch_id")
+            raise DomainError(N_("The branch is closed."), "branch_id")
         region_id = branch.get("region_id")
     if on_behalf_of is not None:
         _require_manager(actor, branch_id)
@@ -137,10 +137,10 @@ def edit(s: Ideas, actor: Actor, idea_id: str, **changes) -> dict:
     idea = idea_of(doc)
     is_author = idea.author_id == principal.id
     if not is_author and not may_manage(principal, idea.branch_id):
-        raise Forbidden("Only the author or the branch's staff edit an idea.")
+        raise Forbidden(N_("Only the author or the branch's staff edit an idea."))
     if is_author and not may_manage(principal, idea.branch_id) and idea.status not in (domain.SUBMITTED,
                                                                                         domain.UNDER_REVIEW):
-        raise DomainError("The idea is being carried out; ask the staff to change it.")
+        raise DomainError(N_("The idea is being carried out; ask the staff to change it."))
     edited = domain.edit(idea, by=principal.id, **changes)
     if edited is not idea:
         s.ideas.save(edited, _events(edited.events, actor))
@@ -208,8 +208,11 @@ def volunteer(s: Ideas, actor: Actor, idea_id: str, note: str | None = None) -> 
     if doc["status"] in (domain.DECLINED, domain.MERGED, domain.IMPLEMENTED):
         raise DomainError(f"The idea is {doc['status']}: there is nothing left to help with.")
     note = note.strip() if note else None
+    if note and len(note) > 500:
+        raise DomainError(N_("A note is at most 500 characters."), "note")
     if s.volunteers.join(idea_id, principal.id, _events(
-            [_fact(doc, "volunteer.joined", person_id=principal.id, note=note)], actor), note=note):
+            [_fact(doc, "volunteer.joined", person_id=principal.id, note=note)], actor), note=note,
+            name=_person(principal)):
         s.ideas.bump(idea_id, volunteers=1)
         _follow(s, actor, doc, principal.id, "volunteer")
 
@@ -227,9 +230,8 @@ def list_volunteers(s: Ideas, actor: Actor, idea_id: str) -> list[dict]:
     doc = _doc(s, actor, idea_id)
     _require_manager(actor, doc.get("branch_id"))
     found = s.volunteers.active_of(idea_id, limit=1000)
-    names = s.people.many(v["person_id"] for v in found)
-    return [{"person_id": v["person_id"], "name": names.get(v["person_id"], {}).get("name", ""),
-             "note": v.get("note"), "at": v["at"]} for v in found]
+    return [{"person_id": v["person_id"], "name": v.get("name", ""), "note": v.get("note"), "at": v["at"]}
+            for v in found]
 
 
 # --- dialogue ------------------------------------------------------------------------------------------
@@ -246,18 +248,17 @@ def post_comment(s: Ideas, actor: Actor, idea_id: str, *, text: str, parent_id: 
     principal = require_signed_in(actor.principal)
     doc = _doc(s, actor, idea_id)
     if doc["status"] == domain.MERGED:
-        raise DomainError("The idea was merged; continue the dialogue on the idea it was merged into.")
+        raise DomainError(N_("The idea was merged; continue the dialogue on the idea it was merged into."))
     if official and not may_manage(principal, doc.get("branch_id")):
-        raise Forbidden("Only staff of the idea's branch give official responses.")
+        raise Forbidden(N_("Only staff of the idea's branch give official responses."))
     if parent_id is not None:
         parent = s.comments.get(parent_id)
         if parent is None or parent["idea_id"] != idea_id:
-            raise DomainError("Reply to a comment of this idea.", "parent_id")
+            raise DomainError(N_("Reply to a comment of this idea."), "parent_id")
     mentions = list(dict.fromkeys(mentions))
     for person_id in mentions:
-        person = s.people.get(person_id)
-        if person is None or person.get("kind") != "staff" or not person.get("active", True):
-            raise DomainError("Only staff members can be mentioned.", "mentions")
+        if not s.people.works_at(person_id, doc.get("branch_key", "org")):
+            raise DomainError(N_("Only staff of the idea's branch can be mentioned."), "mentions")
     now = domain.now()
     comment = {"_id": domain.new_id("cm"), "idea_id": idea_id, "parent_id": parent_id, "author_id": principal.id,
                "author_name": _person(principal), "author_is_staff": principal.is_staff,
@@ -280,7 +281,7 @@ def edit_comment(s: Ideas, actor: Actor, idea_id: str, comment_id: str, *, text:
                                                              not may_manage(principal, doc.get("branch_id"))):
         raise NotFound(f"No comment {comment_id}.")
     if comment.get("author_id") != principal.id:
-        raise Forbidden("Only the author edits a comment.")
+        raise Forbidden(N_("Only the author edits a comment."))
     text = domain.comment_text(text)
     if text != comment["text"]:
         s.comments.edit(comment_id, comment.get("version", 1), text, domain.now(), _events(
@@ -302,7 +303,7 @@ def change_status(s: Ideas, actor: Actor, idea_id: str, *, status: str, reason_c
     principal = _require_manager(actor, doc.get("branch_id"))
     idea = idea_of(doc)
     if version is not None and version != idea.version:
-        raise Conflict("The idea was changed by someone else; reload and try again.")
+        raise Conflict(N_("The idea was changed by someone else; reload and try again."))
     moved = domain.change_status(idea, status, by=principal.id, by_name=_person(principal),
                                  reason_code=reason_code, note=note)
     s.ideas.save(moved, _events(moved.events, actor))
@@ -317,7 +318,7 @@ def merge(s: Ideas, actor: Actor, idea_id: str, *, into_idea_id: str) -> dict:
     principal = _require_manager(actor, doc.get("branch_id"))
     target_doc = s.ideas.get_doc(into_idea_id)
     if target_doc is None or not may_see(principal, target_doc.get("branch_id"), target_doc.get("hidden", False)):
-        raise DomainError("Unknown idea to merge into.", "into_idea_id")
+        raise DomainError(N_("Unknown idea to merge into."), "into_idea_id")
     idea, target = idea_of(doc), idea_of(target_doc)
     merged = domain.merge(idea, target, by=principal.id, by_name=_person(principal))
     s.ideas.save(merged, ())  # claims the merge (version check) before anything moves
@@ -364,10 +365,10 @@ def adopt(s: Ideas, actor: Actor, idea_id: str, *, branch_id: str) -> dict:
     principal = require_signed_in(actor.principal)
     doc = _doc(s, actor, idea_id)
     if not may_manage(principal, branch_id):
-        raise Forbidden("Only staff of the adopting branch adopt an idea for it.")
+        raise Forbidden(N_("Only staff of the adopting branch adopt an idea for it."))
     branch = s.branch(branch_id)
     if branch is None or not branch.get("open", True):
-        raise DomainError("Unknown or closed branch.", "branch_id")
+        raise DomainError(N_("Unknown or closed branch."), "branch_id")
     adoption = domain.adopt(idea_of(doc), branch_id=branch_id, region_id=branch.get("region_id"),
                             owner_id=principal.id, owner_name=_person(principal))
     s.adoptions.claim(idea_id, branch_id, adoption.id)
@@ -391,11 +392,11 @@ def flag(s: Ideas, actor: Actor, idea_id: str, *, reason: str, comment_id: str |
     if comment_id is not None:
         comment = s.comments.get(comment_id)
         if comment is None or comment["idea_id"] != idea_id or comment.get("hidden"):
-            raise DomainError("Unknown comment.", "comment_id")
+            raise DomainError(N_("Unknown comment."), "comment_id")
         target_id, kind = comment_id, "comment"
     reason = reason.strip()
     if not 1 <= len(reason) <= 500:
-        raise DomainError("Say in a few words what is wrong (up to 500 characters).", "reason")
+        raise DomainError(N_("Say in a few words what is wrong (up to 500 characters)."), "reason")
     added = s.moderation.flag(target_id=target_id, kind=kind, idea_id=idea_id, branch_key=doc.get("branch_key", "org"),
                               person_id=principal.id, reason=reason, at=domain.now())
     if added and kind == "idea":
@@ -427,10 +428,10 @@ def moderate(s: Ideas, actor: Actor, target_id: str, *, action: str, reason: str
         raise NotFound(f"Nothing to moderate with id {target_id}.")
     _require_manager(actor, doc.get("branch_id"))
     if action not in ("hide", "restore", "dismiss"):
-        raise DomainError("The action is hide, restore or dismiss.", "action")
+        raise DomainError(N_("The action is hide, restore or dismiss."), "action")
     reason = reason.strip()
     if not reason:
-        raise DomainError("Give the reason for the decision.", "reason")
+        raise DomainError(N_("Give the reason for the decision."), "reason")
     target = "comment" if comment else "idea"
     hidden_now = (comment or doc).get("hidden", False)
     if action == "hide" and hidden_now or action == "restore" and not hidden_now:
@@ -484,6 +485,7 @@ def forget_person(s: Ideas, person_id: str, alias: str, actor: Actor) -> None:
     what they followed or volunteered for goes (with the events that say so)."""
     for doc in s.ideas.by_author(person_id):
         s.ideas.anonymize_author(doc["_id"], FORMER)
+    s.ideas.anonymize_history(person_id, FORMER)
     s.comments.anonymize_author(person_id, FORMER)
     s.votes.anonymize(person_id, alias)
     for idea_id in s.follows.remove_person(person_id):

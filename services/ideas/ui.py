@@ -74,39 +74,8 @@ NOTICES = {
     "dismiss": lazy_gettext("The flags were dismissed."),
 }
 
-# What the use cases say when they refuse, so the catalog holds it and the page shows it translated
-# (gettext looks the English text up at run time). Messages with a value inside are matched below.
-RULE_MESSAGES = (
-    lazy_gettext("A title is 3 to 140 characters."), lazy_gettext("A description is 1 to 5,000 characters."),
-    lazy_gettext("At most 8 tags."), lazy_gettext("A tag is 1 to 40 characters."),
-    lazy_gettext("Unknown age group."),
-    lazy_gettext("A population group is a code of 1-32 letters, digits, '-' or '_'."),
-    lazy_gettext("Unknown channel."), lazy_gettext("Only staff enter ideas from other channels."),
-    lazy_gettext("Say how the client gave the idea: in person, by phone or at a kiosk."),
-    lazy_gettext("Record the client's consent before entering their idea."),
-    lazy_gettext("A closed idea cannot be edited."), lazy_gettext("Unknown status."),
-    lazy_gettext("A decline needs a reason code."), lazy_gettext("Tell the client why: a decline needs a note."),
-    lazy_gettext("Only a decline takes a reason code."), lazy_gettext("An idea cannot be merged into itself."),
-    lazy_gettext("Merge into the idea this one was merged into."), lazy_gettext("The idea is not merged."),
-    lazy_gettext("Only an implemented idea can be adopted."),
-    lazy_gettext("The idea was implemented at this branch already."),
-    lazy_gettext("A comment is 1 to 4,000 characters."),
-    lazy_gettext("Only staff of the idea's branch may do this."),
-    lazy_gettext("Only organization staff manage organization-wide ideas."), lazy_gettext("Ideas come from people."),
-    lazy_gettext("Unknown branch."), lazy_gettext("The branch is closed."),
-    lazy_gettext("The idea is being carried out; ask the staff to change it."),
-    lazy_gettext("Only the author or the branch's staff edit an idea."),
-    lazy_gettext("The idea was merged; continue the dialogue on the idea it was merged into."),
-    lazy_gettext("Only staff of the idea's branch give official responses."),
-    lazy_gettext("Reply to a comment of this idea."), lazy_gettext("Only staff members can be mentioned."),
-    lazy_gettext("Only the author edits a comment."),
-    lazy_gettext("The idea was changed by someone else; reload and try again."),
-    lazy_gettext("The comment was changed by someone else; reload and try again."),
-    lazy_gettext("Unknown idea to merge into."), lazy_gettext("Only staff of the adopting branch adopt an idea for it."),
-    lazy_gettext("Unknown or closed branch."), lazy_gettext("This branch has adopted the idea already."),
-    lazy_gettext("Unknown comment."), lazy_gettext("Say in a few words what is wrong (up to 500 characters)."),
-    lazy_gettext("The action is hide, restore or dismiss."), lazy_gettext("Give the reason for the decision."),
-)
+# The use cases' fixed refusals are marked N_ where they are raised (so the catalog holds them) and
+# translated when shown; messages with a value inside are matched here.
 RULE_PATTERNS = (
     (re.compile(r"^An idea cannot go from (\w+) to (\w+)\.$"),
      lambda a, b: _("An idea cannot go from %(old)s to %(new)s.", old=status_label(a), new=status_label(b))),

@@ -20,7 +20,7 @@ from shared.web.i18n import DOMAIN, KIT_TRANSLATIONS, LANGUAGES, SOURCE_LANGUAGE
 REPO_ROOT = KIT_TRANSLATIONS.parents[2]
 # Python (_, gettext, lazy_gettext ...) and the Jinja templates; never the tests.
 EXTRACT_METHODS = [("**/tests/**", "ignore"), ("**.py", "python"), ("**/templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "pgettext": ((1, "c"), 2)}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "pgettext": ((1, "c"), 2)}
 
 
 def catalog_folders(root: Path = REPO_ROOT) -> list[Path]:

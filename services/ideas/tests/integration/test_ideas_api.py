@@ -296,6 +296,7 @@ def test_an_erased_person_is_anonymized_and_their_vote_stays_counted(org):
     tell(org.db, "cocreate.person.erased.v1", org.ids["p2"], {"person_id": org.ids["p2"]})
     read = org.api.ok("GET", f"/ideas/{idea['id']}", org.tokens["p3"])
     assert read["author_id"] is None and read["author_name"] == ""
+    assert read["history"][0]["by"] is None and read["history"][0]["by_name"] == ""
     assert read["counts"]["votes"] == 2 and read["counts"]["followers"] == 1
     comments = org.api.ok("GET", f"/ideas/{idea['id']}/comments", org.tokens["p3"])["items"]
     assert comments[0]["author_id"] is None and comments[0]["author_name"] == ""

@@ -373,7 +373,9 @@ def test_staff_of_another_branch_adopt_an_implemented_idea_and_both_pages_show_w
 
 def test_every_fixed_refusal_of_the_use_cases_has_a_hebrew_translation():
     sources = "".join((IDEAS / name).read_text() for name in ("domain.py", "services.py", "repository.py"))
-    said = set(re.findall(r'(?:DomainError|Forbidden|Conflict)\(\s*"([^"{}]+)"', sources))
+    unmarked = re.findall(r'(?:DomainError|Forbidden|Conflict)\(\s*"([^"{}]+)"', sources)
+    assert not unmarked, f"mark fixed refusals with N_: {unmarked}"
+    said = set(re.findall(r'N_\(\s*"([^"]+)"\)', sources))
     with (IDEAS / "translations/he/LC_MESSAGES/messages.po").open("rb") as f:
         translated = {m.id for m in read_po(f) if m.id and m.string and not m.fuzzy}
     assert said and not said - translated, sorted(said - translated)
