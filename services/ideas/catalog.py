@@ -9,11 +9,15 @@ ideas in each sort order. It loads once per process and then follows the store: 
 """
 from __future__ import annotations
 
+import gc
+import heapq
 import math
 import re
+import sys
 import threading
 import time
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -29,7 +33,8 @@ CARD_FIELDS = {"branch_id": 1, "branch_key": 1, "region_id": 1, "status": 1, "ta
                "hidden": 1, "merged_into": 1, "adopted_from": 1, "spread": 1, "channel": 1, "version": 1}
 SNIPPET = 240
 SCAN_BELOW = 3000  # candidate sets up to this size are sorted directly; bigger ones walk the sorted order
-TRENDING_SECONDS = 30
+TRENDING_SECONDS, TRENDING_NEW_SECONDS = 30, 2
+SIMILAR_TERMS = 6  # the rarest words of a text that similarity looks up
 NIQQUD = re.compile(r"[\u0591-\u05C7]")
 WORD = re.compile(r"\w+", re.UNICODE)
 FINALS = str.maketrans("ךםןףץ", "כמנפצ")
@@ -80,7 +85,7 @@ class Card:
     adopted_from: str | None
     spread: int
     channel: str
-    terms: frozenset[str] = field(repr=False, default=frozenset())
+    terms: tuple[str, ...] = field(repr=False, default=())  # interned: one string object per distinct term
 
     def facet_values(self) -> Iterable[tuple[str, str]]:
         yield "branch", self.branch_key
@@ -109,7 +114,7 @@ def card_of(doc: dict) -> Card:
                 hidden=doc.get("hidden", False), merged_into=doc.get("merged_into"),
                 adopted_from=doc.get("adopted_from"), spread=len(doc.get("spread", ())),
                 channel=doc.get("channel", "web"),
-                terms=frozenset(terms_of(doc["title"] + " " + description + " " + " ".join(doc.get("tags", ())))))
+                terms=tuple(sys.intern(t) for t in terms_of(f"{doc['title']} {description} {' '.join(doc.get('tags', ()))}")))
 
 
 SORT_KEYS: dict[str, Callable[[Card], tuple]] = {
@@ -154,28 +159,47 @@ class Catalog:
         self.last_refresh = 0.0
         self._trending: tuple[float, list[tuple[float, str]]] = (0.0, [])
         self._lock = threading.RLock()
+        self._refreshing = threading.Lock()
 
     # --- following the store -------------------------------------------------------------------------
     def sync(self, ideas: IdeaRepository) -> None:
-        """Load everything on first use, then apply what changed since the last refresh."""
-        now = time.time()
-        if self.loaded and now - self.last_refresh < self.refresh_seconds:
+        """Load everything on first use (other requests wait for it), then apply what changed since the last
+        refresh. A refresh reads the store without holding the index, and only one thread refreshes at a
+        time: the others answer from the index as it is meanwhile."""
+        if self.loaded and time.time() - self.last_refresh < self.refresh_seconds:
             return
-        with self._lock:
-            if self.loaded and time.time() - self.last_refresh < self.refresh_seconds:
-                return
+        if not self.loaded:
+            with self._lock:
+                if not self.loaded:
+                    self._load(ideas)
+            return
+        if not self._refreshing.acquire(blocking=False):
+            return
+        try:
             started = time.time()
             current = tick(started)
-            if not self.loaded:
-                for doc in ideas.all_cards(CARD_FIELDS):
-                    self.put(card_of(doc))
-                self.loaded = True
-            else:
-                # A write stamped in the previous bucket may commit after the last read: read it again.
-                for doc in ideas.changed_since(range(self.last_tick - 1, current + 1), CARD_FIELDS):
-                    self.put(card_of(doc))
-            self.last_tick = current
-            self.last_refresh = started
+            # A write stamped in the previous bucket may commit after the last read: read it again.
+            changed = ideas.changed_since(range(self.last_tick - 1, current + 1), CARD_FIELDS)
+            cards = [card_of(doc) for doc in changed]
+            with self._lock:
+                for card in cards:
+                    self.put(card)
+                self.last_tick = current
+                self.last_refresh = started
+        finally:
+            self._refreshing.release()
+
+    def _load(self, ideas: IdeaRepository) -> None:
+        started = time.time()
+        for doc in ideas.all_cards(CARD_FIELDS):
+            self.put(card_of(doc))
+        self.last_tick = tick(started)
+        self.last_refresh = started
+        self.loaded = True
+        # The index is hundreds of thousands of long-lived containers: a full collection would walk them all
+        # (over a second at 100,000 ideas). Frozen, the collector leaves them out.
+        gc.collect()
+        gc.freeze()
 
     def invalidate(self) -> None:
         """Refresh on the next read (this process just wrote)."""
@@ -275,7 +299,8 @@ class Catalog:
     def _trending_page(self, candidates, wanted, after, limit):
         now = time.time()
         at, ranked = self._trending
-        if now - at > TRENDING_SECONDS or len(ranked) != len(self.cards):
+        # Scores drift slowly: recomputed every half minute, or within seconds when ideas were added.
+        if now - at > TRENDING_SECONDS or len(ranked) != len(self.cards) and now - at > TRENDING_NEW_SECONDS:
             ranked = sorted(((-trending_score(c, now), c.id) for c in self.cards.values()))
             self._trending = (now, ranked)
         start = int(after) if after and after.isdigit() else 0
@@ -291,22 +316,20 @@ class Catalog:
 
     def similar(self, text: str, *, visible: Callable[[Card], bool], limit: int = 5,
                 exclude: str | None = None) -> list[Card]:
-        """Ideas that share the most telling words with `text` (rarer words weigh more), across branches."""
+        """Ideas that share the most telling words with `text` (rarer words weigh more), across branches.
+        Only the rarest few words of the text are looked up: common ones say little and cost the most."""
         with self._lock:
             total = max(1, len(self.cards))
-            scores: dict[str, float] = {}
-            for term in terms_of(text):
-                if term in STOP:
+            known = [(len(self.terms[t]), t) for t in terms_of(text) if t not in STOP and self.terms.get(t)]
+            scores: Counter[str] = Counter()
+            for count, term in heapq.nsmallest(SIMILAR_TERMS, known):
+                if count > total * 0.2 and total > 50:
                     continue
-                ids = self.terms.get(term)
-                if not ids or len(ids) > total * 0.2 and total > 50:
-                    continue
-                weight = math.log(1 + total / len(ids))
-                for i in ids:
-                    scores[i] = scores.get(i, 0.0) + weight
-            best = sorted(scores.items(), key=lambda kv: -kv[1])
+                weight = math.log(1 + total / count)
+                for idea_id in self.terms[term]:
+                    scores[idea_id] += weight
             found = []
-            for idea_id, _ in best:
+            for idea_id, _ in heapq.nlargest(limit * 4 + 1, scores.items(), key=lambda kv: kv[1]):
                 card = self.cards[idea_id]
                 if idea_id != exclude and not card.merged_into and visible(card):
                     found.append(card)
