@@ -27,12 +27,24 @@ def test_a_token_round_trips_roles_and_branch_scope(pair):
     assert principal.id == "pe_m" and principal.branch_roles == {"br_a": frozenset({BRANCH_MANAGER})}
 
 
-def test_an_expired_token_is_refused(pair):
+def test_an_expired_token_is_refused_even_after_it_was_verified_once(pair):
     issuer, verifier, _ = pair
     token = issuer.issue(STAFF, ttl_seconds=1)
+    assert verifier.verify(token).id == STAFF.id  # remembered from now on, until it expires
     time.sleep(2.1)
     with pytest.raises(AuthError, match="expired"):
         verifier.verify(token)
+
+
+def test_a_verified_token_is_remembered_and_the_memory_is_bounded(pair, monkeypatch):
+    issuer, verifier, _ = pair
+    monkeypatch.setattr(verifier, "CACHE_SIZE", 3)
+    tokens = [issuer.issue(STAFF) for _ in range(5)]
+    first = verifier.verify(tokens[0])
+    assert verifier.verify(tokens[0]) is first  # not decoded again
+    for token in tokens[1:]:
+        verifier.verify(token)
+    assert len(verifier._verified) == 3 and tokens[0] not in verifier._verified
 
 
 def test_a_tampered_token_is_refused(pair):
