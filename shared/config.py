@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from environs import Env
+from marshmallow.validate import OneOf, Range
 
 SERVICES = ("directory", "ideas", "feedback", "notifications")
 
@@ -31,6 +32,23 @@ class Settings:
     consumer_backoff_seconds: float = 0.2
     worker_metrics_port: int = 0
     public_url: str = "http://localhost:8080"
+    # notifications: e-mail, daily digests and webhooks (read by its worker; documented in .env.example)
+    smtp_host: str = "localhost"
+    smtp_port: int = 1025
+    smtp_tls: str = "none"  # none | starttls | ssl
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "Cocreate <no-reply@cocreate.local>"
+    smtp_timeout_seconds: float = 30.0
+    digest_hour: int = 18
+    digest_timezone: str = "Asia/Jerusalem"
+    delivery_max_attempts: int = 8
+    delivery_backoff_seconds: float = 30.0
+    delivery_backoff_max_seconds: float = 3600.0
+    delivery_lease_seconds: float = 120.0
+    delivery_poll_seconds: float = 1.0
+    delivery_batch: int = 50
+    webhook_timeout_seconds: float = 10.0
 
     @property
     def prefix(self) -> str:
@@ -69,6 +87,22 @@ def load_settings(service: str, env: Env | None = None, **overrides) -> Settings
         consumer_backoff_seconds=env.float("CONSUMER_BACKOFF_SECONDS", 0.2),
         worker_metrics_port=env.int("WORKER_METRICS_PORT", 0),
         public_url=env.str("COCREATE_PUBLIC_URL", "http://localhost:8080"),
+        smtp_host=env.str("SMTP_HOST", "localhost"),
+        smtp_port=env.int("SMTP_PORT", 1025),
+        smtp_tls=env.str("SMTP_TLS", "none", validate=OneOf(["none", "starttls", "ssl"])),
+        smtp_user=env.str("SMTP_USER", ""),
+        smtp_password=env.str("SMTP_PASSWORD", ""),
+        smtp_from=env.str("SMTP_FROM", "Cocreate <no-reply@cocreate.local>"),
+        smtp_timeout_seconds=env.float("SMTP_TIMEOUT_SECONDS", 30.0),
+        digest_hour=env.int("DIGEST_HOUR", 18, validate=Range(0, 23)),
+        digest_timezone=env.str("DIGEST_TIMEZONE", "Asia/Jerusalem"),
+        delivery_max_attempts=env.int("DELIVERY_MAX_ATTEMPTS", 8, validate=Range(1, 100)),
+        delivery_backoff_seconds=env.float("DELIVERY_BACKOFF_SECONDS", 30.0),
+        delivery_backoff_max_seconds=env.float("DELIVERY_BACKOFF_MAX_SECONDS", 3600.0),
+        delivery_lease_seconds=env.float("DELIVERY_LEASE_SECONDS", 120.0),
+        delivery_poll_seconds=env.float("DELIVERY_POLL_SECONDS", 1.0),
+        delivery_batch=env.int("DELIVERY_BATCH", 50, validate=Range(1, 1000)),
+        webhook_timeout_seconds=env.float("WEBHOOK_TIMEOUT_SECONDS", 10.0),
     )
     values.update(overrides)
     return Settings(**values)

@@ -1,11 +1,14 @@
 """End to end across services, through the real broker and store: the directory opens a branch and signs
 people in; the ideas service and the notifications service learn them from the directory's events; a
 participant submits an idea, another supports it, staff move it on and respond officially; each person finds
-what concerns them in their inbox, in their language, and the notifications service's `delivered` events
-are read back from Kafka and checked against the contract."""
+what concerns them in their inbox, in their language; the staff member who asked for e-mail gets one (a real
+SMTP server), a system subscribed by webhook gets the events signed (a real HTTP receiver); and the
+notifications service's `delivered` events are read back from Kafka and checked against the contract."""
 import json
 import threading
 import uuid
+
+from aiosmtpd.controller import Controller
 
 from conftest import poll_until, wait_for
 from services.directory.app import create_app as create_directory
@@ -13,9 +16,12 @@ from services.directory.repository import OUTBOX_COLLECTIONS as DIRECTORY_OUTBOX
 from services.ideas.app import create_app as create_ideas
 from services.ideas.handlers import handlers as ideas_handlers
 from services.ideas.repository import OUTBOX_COLLECTIONS as IDEAS_OUTBOXES
+from services.notifications import signing
 from services.notifications.app import create_app as create_notifications
+from services.notifications.delivery import Dispatcher
 from services.notifications.handlers import handlers as notifications_handlers
 from services.notifications.repository import OUTBOX_COLLECTIONS as NOTIFICATIONS_OUTBOXES
+from services.notifications.tests.conftest import Mailbox, Receiver, delivery_settings, free_port
 from shared.consumer import ConsumerRunner
 from shared.events import registry
 from shared.mongo import database_for
@@ -36,7 +42,13 @@ def test_people_hear_in_their_inbox_and_language_what_happens_to_ideas_that_conc
     ]
     relays = [Relay(dbs[name], outboxes, producer, service=name, poll_seconds=0.02) for name, outboxes in (
         ("directory", DIRECTORY_OUTBOXES), ("ideas", IDEAS_OUTBOXES), ("notifications", NOTIFICATIONS_OUTBOXES))]
-    threads = [threading.Thread(target=worker.run, args=(stop,), daemon=True) for worker in runners + relays]
+    mailbox, receiver = Mailbox(), Receiver()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    delivery = Dispatcher(dbs["notifications"], delivery_settings(
+        settings["notifications"], smtp.port, smtp_user="", delivery_poll_seconds=0.05))
+    threads = [threading.Thread(target=worker.run, args=(stop,), daemon=True)
+               for worker in runners + relays + [delivery]]
     for thread in threads:
         thread.start()
     try:
@@ -62,6 +74,10 @@ def test_people_hear_in_their_inbox_and_language_what_happens_to_ideas_that_conc
                                   json={"name": name, "lang": lang})
                              for name, lang in (("Noa", "he"), ("Sam", "en")))
         people = [made["person"]["id"], author["person"]["id"], supporter["person"]["id"]]
+        # the staff member wants e-mail about their branch; a CRM subscribes to new ideas and status changes
+        call("notifications", "PUT", "/preferences", staff, json={"categories": {"branch_activity": {"email": True}}})
+        hook = call("notifications", "POST", "/webhooks", admin_token, 201, json={
+            "url": receiver.url, "event_types": ["cocreate.idea.submitted.v1", "cocreate.idea.status_changed.v1"]})
 
         # both services know the branch and the people from the directory's events
         wait_for(lambda: dbs["ideas"]["branches"].find_one({"_id": branch}) is not None, timeout=30)
@@ -107,7 +123,25 @@ def test_people_hear_in_their_inbox_and_language_what_happens_to_ideas_that_conc
         def delivered(records):
             return {d["notification_id"] for r in records for d in json.loads(r.value)["data"]["deliveries"]}
 
-        records = poll_until(published, lambda rs: told <= delivered(rs), timeout=30)
+        # the e-mail, in the staff member's language; the webhook calls, signed with the subscription's secret
+        wait_for(lambda: len(mailbox.to(f"staff.{run}@example.org")) == 1, timeout=30)
+        [mail] = mailbox.to(f"staff.{run}@example.org")
+        assert mail["Subject"] == "A new idea"
+        assert "A new idea for Hadar branch: “חדר שקט לשיעורי בית”." in mail.get_body(("plain",)).get_content()
+        wait_for(lambda: len(receiver.accepted) == 2, timeout=30)
+        calls = {json.loads(r["body"])["type"]: r for r in receiver.accepted}
+        assert set(calls) == {"cocreate.idea.submitted.v1", "cocreate.idea.status_changed.v1"}
+        for request in calls.values():
+            assert signing.verify(hook["secret"], request["body"], request["headers"]["X-Cocreate-Signature"])
+            assert json.loads(request["body"])["data"]["idea_id"] == idea["id"]
+
+        channels = {"inapp", "email", "webhook"}
+
+        def all_told(records):
+            seen = {json.loads(r.value)["data"]["channel"] for r in records}
+            return told <= delivered(records) and channels <= seen
+
+        records = poll_until(published, all_told, timeout=30)
         for record in records:
             event = json.loads(record.value)
             registry.validate(event)
@@ -116,3 +150,5 @@ def test_people_hear_in_their_inbox_and_language_what_happens_to_ideas_that_conc
         stop.set()
         for thread in threads:
             thread.join(15)
+        smtp.stop()
+        receiver.stop()

@@ -1,15 +1,19 @@
 """Notifications rules that need no I/O: categories and channels, each person's preferences and what they
-let through, and the identities that make delivery idempotent by construction (a notification's `_id` is
-derived from the event, the recipient and the channel; its inbox bucket from the event's time)."""
+let through, the identities that make delivery idempotent by construction (a notification's `_id` is
+derived from the event, the recipient and the channel; its inbox bucket from the event's time), and the
+rules of sending: retries and their backoff, when a day's digest is due, what a webhook may subscribe to."""
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
+from urllib.parse import urlsplit
 
 from shared.errors import DomainError
+from shared.events import registry
 
 # What a notification is about. Each person chooses per category and channel; critical ones always go.
 MY_IDEAS, FOLLOWED_IDEAS, VOLUNTEERING = "my_ideas", "followed_ideas", "volunteering"
@@ -70,6 +74,17 @@ def wants(stored: Mapping[str, Any] | None, category: str, channel: str) -> bool
     return bool(chosen.get(channel, DEFAULTS[category][channel]))
 
 
+def email_mode(stored: Mapping[str, Any] | None, category: str) -> str | None:
+    """How a person is e-mailed about `category`: None (not at all), INSTANT, or in the DAILY digest.
+    Critical categories always go at once."""
+    if not wants(stored, category, EMAIL):
+        return None
+    if category in CRITICAL:
+        return INSTANT
+    chosen = (stored or {}).get(category) or {}
+    return DAILY if chosen.get("email_frequency", DEFAULTS[category]["email_frequency"]) == DAILY else INSTANT
+
+
 # --- identities ----------------------------------------------------------------------------------------
 
 ID_PATTERN = r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{20}$"
@@ -91,6 +106,11 @@ def notification_id(event_id: str, event_time: datetime, recipient: str, channel
 @lru_cache(maxsize=256)  # a fan-out formats one event's time for every recipient
 def _stamp(at: datetime) -> str:
     return f"{at:%Y%m%dT%H%M%S%f}Z"
+
+
+def stamp(at: datetime) -> str:
+    """The time prefix of ids made at `at`: ids of notifications of events before `at` sort below it."""
+    return _stamp(at.astimezone(timezone.utc))
 
 
 def time_of(notification_id: str) -> datetime:
@@ -167,3 +187,88 @@ def staff_of(branch_id: str | None) -> str:
 
 
 STAFF_PREFIX = "staff:"
+
+
+# --- sending: e-mail, daily digests and webhooks -----------------------------------------------------------
+# Pending, held, digested: waiting; delivered, dead, skipped, cancelled: settled (dead ones can be replayed).
+PENDING, HELD, FORMING, DIGESTED = "pending", "held", "forming", "digested"
+DELIVERED, DEAD, SKIPPED, CANCELLED = "delivered", "dead", "skipped", "cancelled"
+DELIVERY_STATUSES = (PENDING, DELIVERED, DEAD, CANCELLED)  # what a webhook delivery can be in
+# How an attempt ended.
+ACCEPTED, FAILED, INTERRUPTED = "accepted", "failed", "interrupted"
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Seconds to wait after failed attempt `attempt` (1, 2, ...): base, 2 base, 4 base, ... at most cap."""
+    return min(cap, base * 2 ** max(0, attempt - 1))
+
+
+def attempts_allowed(max_attempts: int, replayed_after: int = 0) -> int:
+    """The attempt after which a delivery is dead: max_attempts, counted again from each manual replay."""
+    return replayed_after + max_attempts
+
+
+def digest_window(now: datetime, hour: int, zone: tzinfo) -> tuple[str, datetime]:
+    """The latest digest time at or before `now` (`hour` o'clock in `zone`): its local day (YYYYMMDD), and the
+    instant. That day's digest tells each person what reached them since the previous one."""
+    local = now.astimezone(zone)
+    day = local.date()
+    at = _at_hour(day, hour, zone)
+    if at > local:
+        day -= timedelta(days=1)
+        at = _at_hour(day, hour, zone)
+    return f"{day:%Y%m%d}", at.astimezone(timezone.utc)
+
+
+def _at_hour(day: date, hour: int, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=zone)
+
+
+def digest_id(day: str, recipient: str) -> str:
+    """One digest per person and day: a restarted worker finds the same one."""
+    return f"dg_{day}_{hashlib.sha256(recipient.encode()).hexdigest()[:20]}"
+
+
+def digest_day(digest: str) -> date:
+    return datetime.strptime(digest.split("_")[1], "%Y%m%d").date()
+
+
+# --- webhooks ------------------------------------------------------------------------------------------------
+
+WEBHOOK_ID_PATTERN = r"^wh_[0-9a-f]{16}$"
+MAX_URL = 2000
+
+
+def webhook_event_types() -> tuple[str, ...]:
+    """What a webhook may subscribe to: every event type of the topics this service consumes."""
+    topics = set(registry.topics_consumed_by("notifications"))
+    return tuple(sorted(t for name, topic in registry.topics.items() if name in topics for t in topic["events"]))
+
+
+def webhook_category(event_type: str) -> str:
+    """The category a webhook delivery is reported under (notification.delivered/failed name one): events about
+    people are account matters; everything else is branch activity."""
+    return ACCOUNT if event_type.startswith("cocreate.person.") else BRANCH_ACTIVITY
+
+
+def check_webhook_url(url: str) -> str:
+    """An absolute http(s) URL with a host, no credentials (they would sit in logs) and no fragment."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DomainError("A webhook URL is an absolute http:// or https:// URL.", "url")
+    if parts.username or parts.password:
+        raise DomainError("Put no credentials in a webhook URL: verify our signature instead.", "url")
+    if parts.fragment:
+        raise DomainError("A webhook URL has no #fragment.", "url")
+    if len(url) > MAX_URL:
+        raise DomainError(f"A webhook URL has at most {MAX_URL} characters.", "url")
+    return url
+
+
+def new_webhook_id() -> str:
+    return f"wh_{secrets.token_hex(8)}"
+
+
+def new_secret() -> str:
+    """The signing secret of a subscription: 256 random bits, shown once."""
+    return f"whsec_{secrets.token_hex(32)}"

@@ -1,12 +1,13 @@
 """Events the notifications service consumes: what it keeps of them (branches, people, ideas, who follows or
-volunteers for each idea), then the fan-out of whatever the rules say concerns someone (rules.py)."""
+volunteers for each idea), then the fan-out of whatever the rules say concerns someone (rules.py), and, for
+every event type a webhook may subscribe to, a delivery to each subscription."""
 from __future__ import annotations
 
 from pymongo.database import Database
 
 from services.notifications import domain, services
 from services.notifications.services import Notifications
-from shared.consumer import Handlers
+from shared.consumer import Handler, Handlers
 from shared.events import Event
 from shared.readmodels import keep_branches
 
@@ -53,3 +54,20 @@ def membership_changed(db: Database, event: Event) -> None:
         services.join(s, audience, person_id)
     else:
         services.leave(s, audience, person_id)
+
+
+def _then_webhooks(handler: Handler | None) -> Handler:
+    """The event's own handling (if any), then its webhook deliveries: if queueing them fails, the consumer
+    retries the whole, and both parts are idempotent."""
+
+    def handle(db: Database, event: Event) -> None:
+        if handler is not None:
+            handler(db, event)
+        services.queue_webhooks(Notifications.of(db), event)
+
+    handle.__name__ = getattr(handler, "__name__", "webhooks_only")
+    return handle
+
+
+for _type in domain.webhook_event_types():
+    handlers.by_type[_type] = _then_webhooks(handlers.by_type.get(_type))

@@ -96,3 +96,29 @@ class _Blank(dict):
 
     def __missing__(self, key):
         return ""
+
+
+# The words around notifications in e-mails (templates/email/): language -> text. Parameters by name.
+EMAIL_TEXTS: dict[str, dict[str, str]] = {
+    "greeting": {"he": "שלום {name},", "en": "Hello {name},"},
+    "open_idea": {"he": "לרעיון ב-Cocreate", "en": "See the idea in Cocreate"},
+    "open_inbox": {"he": "לכל ההתראות שלכם", "en": "All your notifications"},
+    "digest_subject": {"he": "הסיכום היומי שלכם ב-Cocreate: {count} עדכונים",
+                       "en": "Your daily Cocreate summary: {count} updates"},
+    "digest_subject_one": {"he": "הסיכום היומי שלכם ב-Cocreate: עדכון אחד",
+                           "en": "Your daily Cocreate summary: 1 update"},
+    "digest_intro": {"he": "הסיכום שלכם ל-{day}: מה חדש מאז הסיכום הקודם.",
+                     "en": "Your summary for {day}: what is new since the previous one."},
+    "why": {"he": "קיבלתם את המייל הזה כי בחרתם לקבל עדכונים בדוא״ל. אפשר לשנות זאת בהעדפות ההתראות ב-Cocreate.",
+            "en": "You get this e-mail because you chose to be told by e-mail. You can change that in your "
+                  "notification preferences in Cocreate."},
+}
+
+
+def email_text(key: str, lang: str | None, **params: Any) -> str:
+    return EMAIL_TEXTS[key][language(lang)].format_map(_Blank(params))
+
+
+def direction(lang: str | None) -> str:
+    """Hebrew reads right to left."""
+    return "rtl" if language(lang) == "he" else "ltr"

@@ -1,5 +1,7 @@
-"""Notifications use cases: the fan-out of an event to everyone the rules reach, what the service learns of
-people and ideas, a person's inbox and preferences, and erasure. The API, the pages and the handlers stay thin."""
+"""Notifications use cases: the fan-out of an event to everyone the rules reach (the inbox, and e-mails to send
+at once or hold for a digest) and to the webhooks subscribed to it, what the service learns of people and ideas,
+a person's inbox and preferences, erasure, and the webhook subscriptions other systems manage. The API, the
+pages and the handlers stay thin; sending is the worker's delivery loop (delivery.py)."""
 from __future__ import annotations
 
 import re
@@ -10,18 +12,21 @@ from typing import Any, Iterator, Mapping
 from pymongo.database import Database
 
 from services.notifications import SERVICE, domain, messages, rules
-from services.notifications.domain import DEFAULT_PROFILE, INAPP, STAFF_PREFIX, Profile
-from services.notifications.repository import (UNREAD_CAP, Audiences, Deliveries, Ideas, Inbox, People,
-                                               Recipients, branch_names)
+from services.notifications.domain import DAILY, DEFAULT_PROFILE, EMAIL, INAPP, STAFF_PREFIX, WEBHOOK, Profile
+from services.notifications.repository import (UNREAD_CAP, Audiences, Deliveries, Emails, Ideas, Inbox, People,
+                                               Recipients, WebhookDeliveries, Webhooks, branch_names)
 from shared.auth import ORG_ADMIN, STAFF_ROLES, Actor, Forbidden, Principal, require_signed_in
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.events import Event, new_event
 
 # Notifications inserted per command: small enough for the store (see docs/store-backend.md), big enough
 # that 10,000 followers take 20 round trips. One delivery record, and one delivered event, per batch.
 FANOUT_BATCH = 500
 DELIVERED = "cocreate.notification.delivered.v1"
+FAILED = "cocreate.notification.failed.v1"
+PERSON_EVENTS = "cocreate.person."
 _ID = re.compile(domain.ID_PATTERN)
+_WEBHOOK_ID = re.compile(domain.WEBHOOK_ID_PATTERN)
 
 
 @dataclass
@@ -35,10 +40,14 @@ class Notifications:
     recipients: Recipients
     people: People
     ideas: Ideas
+    emails: Emails
+    webhooks: Webhooks
+    webhook_deliveries: WebhookDeliveries
 
     @classmethod
     def of(cls, db: Database) -> "Notifications":
-        return cls(db, Inbox(db), Deliveries(db), Audiences(db), Recipients(db), People(db), Ideas(db))
+        return cls(db, Inbox(db), Deliveries(db), Audiences(db), Recipients(db), People(db), Ideas(db), Emails(db),
+                   Webhooks(db), WebhookDeliveries(db))
 
     # rules.Known: what the rules ask of the read models
     def idea(self, idea_id: str) -> Mapping[str, Any] | None:
@@ -55,7 +64,8 @@ def _now() -> datetime:
 # --- the fan-out ---------------------------------------------------------------------------------------
 
 def notify(s: Notifications, event: Event) -> int:
-    """Put a notification in the inbox of everyone the rules reach who wants it; returns how many were new.
+    """Put a notification in the inbox of everyone the rules reach who wants it, and queue the e-mails of those
+    who want one (at once, or held for their daily digest); returns how many inbox entries were new.
 
     Idempotent by construction: each notification's `_id` comes from the event, the recipient and the
     channel, so applying an event again inserts only duplicates, which the store refuses."""
@@ -64,14 +74,19 @@ def notify(s: Notifications, event: Event) -> int:
         return 0
     at = domain.event_instant(event.time)
     told = rules.actors(event)  # nobody is told of what they did; each person once per event
-    docs = []
+    docs, mails = [], []
     for reach in reaches:
         for person_id, profile in _reached(s, reach.who):
             if person_id in told:
                 continue
             told.add(person_id)
-            if profile.reachable and domain.wants(profile.prefs, reach.rule.category, INAPP):
+            if not profile.reachable:
+                continue
+            if domain.wants(profile.prefs, reach.rule.category, INAPP):
                 docs.append(_notification(event, at, person_id, reach))
+            mode = domain.email_mode(profile.prefs, reach.rule.category)
+            if mode:
+                mails.append(_email(event, at, person_id, reach, mode))
     # Batches in id order: applied again, the event forms the same batches, so their records are duplicates.
     docs.sort(key=lambda d: d["_id"])
     new = 0
@@ -80,6 +95,8 @@ def notify(s: Notifications, event: Event) -> int:
         new += s.inbox.add(batch)
         record, delivered = _delivery(event, INAPP, number, batch)
         s.deliveries.record(record, [delivered])
+    for start in range(0, len(mails), FANOUT_BATCH):
+        s.emails.add(mails[start:start + FANOUT_BATCH])
     return new
 
 
@@ -98,6 +115,37 @@ def _notification(event: Event, at: datetime, person_id: str, reach: rules.Reach
             "category": reach.rule.category, "message": reach.rule.message,
             "params": reach.params,
             "event": {"id": event.id, "type": event.type}}
+
+
+def _email(event: Event, at: datetime, person_id: str, reach: rules.Reach, mode: str) -> dict:
+    """An e-mail to send (its delivery record too): pending at once, or held for the person's daily digest. The
+    address and language are looked up when it is sent, so they are the latest the directory told."""
+    return {"_id": domain.notification_id(event.id, at, person_id, EMAIL), "kind": mode, "recipient": person_id,
+            "category": reach.rule.category, "message": reach.rule.message, "params": reach.params,
+            "event": _source(event), "branch_id": event.branch_id, "correlation_id": event.correlation_id,
+            "status": domain.HELD if mode == DAILY else domain.PENDING, "due": at, "attempts": 0}
+
+
+def _source(event: Event) -> dict:
+    return {"id": event.id, "type": event.type, "subject": event.subject}
+
+
+def queue_webhooks(s: Notifications, event: Event) -> int:
+    """A delivery for each active webhook subscribed to the event's type; returns how many were new. The body is
+    the CloudEvent exactly as it came; the `_id` comes from the event and the subscription (idempotent)."""
+    hooks = s.webhooks.subscribed(event.type)
+    if not hooks:
+        return 0
+    at = domain.event_instant(event.time)
+    month = domain.month_of(at)
+    # An event about a person carries their name and e-mail address: noted, so that erasure finds it.
+    about = {"person": event.data.get("person_id") or event.subject} if event.type.startswith(PERSON_EVENTS) else {}
+    return s.webhook_deliveries.add([
+        {"_id": domain.notification_id(event.id, at, hook["_id"], WEBHOOK), "webhook": hook["_id"],
+         "box": domain.box(hook["_id"], month), "owner_id": hook["created_by"], "event": _source(event),
+         "body": event.value, "branch_id": event.branch_id, "correlation_id": event.correlation_id,
+         "status": domain.PENDING, "due": at, "attempts": 0, **about}
+        for hook in hooks])
 
 
 def _delivery(event: Event, channel: str, number: int, batch: list[dict]) -> tuple[dict, Event]:
@@ -217,6 +265,8 @@ def forget_person(s: Notifications, person_id: str, as_of: str) -> None:
         leave(s, audience, person_id)
     s.inbox.forget(person_id)
     s.deliveries.forget(person_id)
+    s.emails.forget(person_id)
+    s.webhook_deliveries.forget(person_id)
     s.people.erase(person_id, as_of)
     s.ideas.forget_author(person_id)
 
@@ -283,3 +333,110 @@ def set_preferences(s: Notifications, actor: Actor, *, categories: Mapping[str, 
     chosen = domain.choose(categories)
     profile = change_profile(s, principal.id, prefs=chosen)
     return _shown_preferences(profile.prefs)
+
+
+# --- webhook subscriptions (other systems) --------------------------------------------------------------
+
+def webhook_admin(actor: Actor) -> Principal:
+    """Organization admins and service accounts manage webhooks; anyone else is refused."""
+    principal = require_signed_in(actor.principal)
+    if principal.kind != "service" and not principal.is_org_admin:
+        raise Forbidden("Webhooks are managed by organization admins and service accounts.")
+    return principal
+
+
+def _webhook(s: Notifications, principal: Principal, webhook_id: str) -> dict:
+    """A subscription the asker may manage: org admins any, a service account its own."""
+    doc = s.webhooks.get(webhook_id) if _WEBHOOK_ID.match(webhook_id) else None
+    if doc is None or (principal.kind == "service" and doc["created_by"] != principal.id):
+        raise NotFound(f"No webhook {webhook_id}.")
+    return doc
+
+
+def _shown_webhook(doc: Mapping[str, Any]) -> dict:
+    return {"id": doc["_id"], "url": doc["url"], "event_types": doc["event_types"],
+            "description": doc.get("description", ""), "active": doc["active"], "created_by": doc["created_by"],
+            "created_at": doc["created_at"], "updated_at": doc.get("updated_at")}
+
+
+def webhooks(s: Notifications, actor: Actor, *, after: str | None, limit: int) -> tuple[list[dict], str | None]:
+    principal = webhook_admin(actor)
+    docs, more = s.webhooks.page(after=after, limit=limit,
+                                 created_by=principal.id if principal.kind == "service" else None)
+    return [_shown_webhook(d) for d in docs], (docs[-1]["_id"] if more and docs else None)
+
+
+def create_webhook(s: Notifications, actor: Actor, *, url: str, event_types: list[str], description: str = "",
+                   active: bool = True) -> dict:
+    """Subscribe a URL to event types; the answer holds the signing secret, which is never shown again."""
+    principal = webhook_admin(actor)
+    now = _now()
+    doc = {"_id": domain.new_webhook_id(), "url": domain.check_webhook_url(url),
+           "event_types": sorted(set(event_types)), "description": description, "active": active,
+           "secret": domain.new_secret(), "created_by": principal.id, "created_at": now}
+    s.webhooks.add(doc)
+    return dict(_shown_webhook(doc), secret=doc["secret"])
+
+
+def get_webhook(s: Notifications, actor: Actor, webhook_id: str) -> dict:
+    return _shown_webhook(_webhook(s, webhook_admin(actor), webhook_id))
+
+
+def change_webhook(s: Notifications, actor: Actor, webhook_id: str, *, rotate_secret: bool = False,
+                   **changes: Any) -> dict:
+    """Change a subscription's URL, event types, description or whether it is active; `rotate_secret` makes a
+    new secret (shown in this answer only; deliveries are signed with it from now on)."""
+    principal = webhook_admin(actor)
+    _webhook(s, principal, webhook_id)
+    fields: dict[str, Any] = {"updated_at": _now()}
+    if "url" in changes:
+        fields["url"] = domain.check_webhook_url(changes["url"])
+    if "event_types" in changes:
+        fields["event_types"] = sorted(set(changes["event_types"]))
+    fields.update({name: changes[name] for name in ("description", "active") if name in changes})
+    if rotate_secret:
+        fields["secret"] = domain.new_secret()
+    doc = s.webhooks.change(webhook_id, fields)
+    if doc is None:
+        raise NotFound(f"No webhook {webhook_id}.")
+    shown = _shown_webhook(doc)
+    return dict(shown, secret=doc["secret"]) if rotate_secret else shown
+
+
+def delete_webhook(s: Notifications, actor: Actor, webhook_id: str) -> None:
+    """Nothing more is sent; deliveries not made yet are cancelled when their turn comes."""
+    _webhook(s, webhook_admin(actor), webhook_id)
+    s.webhooks.remove(webhook_id, _now())
+
+
+def _shown_delivery(doc: Mapping[str, Any]) -> dict:
+    pending = doc["status"] == domain.PENDING
+    return {"id": doc["_id"], "webhook_id": doc["webhook"], "event_id": doc["event"]["id"],
+            "event_type": doc["event"]["type"], "status": doc["status"], "attempts": doc.get("attempts", 0),
+            "created_at": domain.time_of(doc["_id"]), "next_attempt_at": doc.get("due") if pending else None,
+            "delivered_at": doc.get("delivered_at"), "replays": doc.get("replays", 0), "log": doc.get("log", [])}
+
+
+def webhook_deliveries(s: Notifications, actor: Actor, webhook_id: str, *, after: str | None, limit: int,
+                       status: str | None = None) -> tuple[list[dict], str | None]:
+    """A subscription's deliveries, newest first, each with the log of its attempts."""
+    _webhook(s, webhook_admin(actor), webhook_id)
+    docs, more = s.webhook_deliveries.page(webhook_id, after=after, limit=limit, now=_now(), status=status)
+    return [_shown_delivery(d) for d in docs], (docs[-1]["_id"] if more and docs else None)
+
+
+def replay_delivery(s: Notifications, actor: Actor, webhook_id: str, delivery_id: str) -> dict:
+    """Deliver again (a dead delivery, or one the receiver lost), with a fresh budget of attempts."""
+    principal = webhook_admin(actor)
+    _webhook(s, principal, webhook_id)
+    doc = s.webhook_deliveries.get(webhook_id, delivery_id) if _ID.match(delivery_id) else None
+    if doc is None:
+        raise NotFound(f"No delivery {delivery_id} of webhook {webhook_id}.")
+    if doc["status"] == domain.PENDING:
+        raise Conflict("This delivery is still being attempted; replay it once it is delivered or dead.")
+    if "body" not in doc:
+        raise Conflict("This delivery told of a person who was erased since; it cannot be sent again.")
+    replayed = s.webhook_deliveries.replay(doc, principal.id, _now())
+    if replayed is None:
+        raise Conflict("This delivery changed meanwhile; look at it again.")
+    return _shown_delivery(replayed)

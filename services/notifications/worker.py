@@ -1,9 +1,21 @@
-"""The notifications service's worker: `python -m services.notifications.worker` (outbox relay and consumer)."""
+"""The notifications service's worker: `python -m services.notifications.worker` (outbox relay, consumer, and the
+delivery loop that sends e-mails, digests and webhook calls)."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
 from services.notifications import SERVICE
+from services.notifications.delivery import Dispatcher
 from services.notifications.handlers import handlers
 from services.notifications.repository import INDEXES, OUTBOX_COLLECTIONS
 from shared.config import load_settings
+from shared.mongo import database_for
 from shared.worker import WorkerSpec, run
+
+log = logging.getLogger(__name__)
 
 
 def spec() -> WorkerSpec:
@@ -11,5 +23,29 @@ def spec() -> WorkerSpec:
                       indexes=INDEXES)
 
 
+def main() -> None:
+    """The shared worker (relay and consumer) with the delivery loop beside it: started once the store and the
+    broker are ready, stopped after them, on the same SIGTERM."""
+    worker = spec()
+    stop = threading.Event()
+
+    def deliver() -> None:
+        try:
+            Dispatcher(database_for(worker.settings), worker.settings).run(stop)
+        finally:
+            if not stop.is_set():  # it died: stop the whole worker, so the supervisor restarts it
+                log.error("the delivery loop stopped; stopping the worker")
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=deliver, name="delivery", daemon=True)
+    worker.on_start = thread.start
+    try:
+        run(worker)
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(max(worker.settings.smtp_timeout_seconds, worker.settings.webhook_timeout_seconds) + 5)
+
+
 if __name__ == "__main__":
-    run(spec())
+    main()

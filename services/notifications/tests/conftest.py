@@ -1,19 +1,33 @@
 """Notifications test set-up: one app and database per module, and per test an organization of two branches
 (A, B) with staff, an org admin and participants in Hebrew and English, told to the notifications service the
-way the directory and the ideas service tell it: by their events, through the service's own handlers."""
+way the directory and the ideas service tell it: by their events, through the service's own handlers. For
+delivery: a real SMTP server (aiosmtpd, with login) per module, a real webhook receiver (http.server in a
+thread) per test, a clock tests move, and the delivery loop on the module's database."""
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
+import logging
+import socket
+import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from services.notifications.app import create_app
+from services.notifications.delivery import Dispatcher
 from services.notifications.handlers import handlers
 from shared.auth import BRANCH_MANAGER, BRANCH_STAFF, ORG_ADMIN, Principal
 from shared.config import load_settings
-from shared.events import Event, new_event
+from shared.events import Event, new_event, registry
 from shared.mongo import database_for
 
 PREFIX = "/notifications/api/v1"
@@ -166,3 +180,193 @@ def org(notifications_app, issue_token) -> Org:
             person_id, lang=lang, kind="staff" if staff else "participant", home=principal.home_branch,
             org_roles=org_roles, branch_roles=branch_roles, email=f"{name}.{run}@example.org"))
     return org
+
+
+# --- delivery: a real SMTP server, a real HTTP receiver, a clock tests move, the delivery loop ----------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SMTP_USER, SMTP_PASSWORD = "cocreate", "relay-secret"
+
+
+class Mailbox:
+    """What an SMTP server (aiosmtpd, on a free port, with login) received. `refuse` answers the next messages
+    with these replies instead of taking them; `hold` makes the n-th message wait until released (it is then
+    refused, as a server that lost its client would never have taken it)."""
+
+    def __init__(self):
+        self.messages: list[EmailMessage] = []
+        self.refuse: list[str] = []
+        self.hold_at: int | None = None
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.arrivals = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.arrivals += 1
+            arrival = self.arrivals
+            refused = self.refuse.pop(0) if self.refuse else None
+        if arrival == self.hold_at:
+            self.held.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 60)
+            return "451 4.4.2 connection lost before the message was taken"
+        if refused:
+            return refused
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        message["X-Test-Logged-In"] = str(bool(session.authenticated))
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK: queued"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if m["To"].addresses[0].addr_spec == address]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.refuse.clear()
+            self.hold_at, self.arrivals = None, 0
+            self.held.clear()
+            self.release.clear()
+
+
+def _login(server, session, envelope, mechanism, auth_data):
+    return AuthResult(success=isinstance(auth_data, LoginPassword) and auth_data.login == SMTP_USER.encode()
+                      and auth_data.password == SMTP_PASSWORD.encode())
+
+
+@pytest.fixture(scope="module")
+def smtp_server():
+    mailbox = Mailbox()
+    logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd tells of every connection
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), authenticator=_login,
+                            auth_require_tls=False)
+    controller.start()
+    yield controller, mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server) -> Mailbox:
+    mailbox = smtp_server[1]
+    mailbox.reset()
+    yield mailbox
+    mailbox.release.set()
+
+
+class Receiver:
+    """A webhook receiver (http.server in a thread). `script` says how to answer the next requests: a status
+    code, or "drop" (close the connection without an answer); then 200. `hold_at` makes the n-th request wait
+    until released (then it answers 503). `accepted` keeps the requests answered 2xx."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.accepted: list[dict] = []
+        self.script: list[int | str] = []
+        self.hold_at: int | None = None
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                seen = {"path": self.path, "headers": dict(self.headers), "body": body}
+                with receiver.lock:
+                    receiver.requests.append(seen)
+                    arrival = len(receiver.requests)
+                    answer = receiver.script.pop(0) if receiver.script else 200
+                if arrival == receiver.hold_at:
+                    receiver.held.set()
+                    receiver.release.wait(60)
+                    answer = 503
+                if answer == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if 200 <= answer < 300:
+                    with receiver.lock:
+                        receiver.accepted.append(seen)
+                try:
+                    self.send_response(answer)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the sender is gone (killed while we held its request)
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/cocreate"
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver()
+    yield receiver
+    receiver.stop()
+
+
+class Clock:
+    """A clock tests move by hand; starts now unless told otherwise."""
+
+    def __init__(self, at: datetime | None = None):
+        self.at = at or datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+def delivery_settings(base, smtp_port: int, **overrides):
+    values = dict(smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_user=SMTP_USER, smtp_password=SMTP_PASSWORD,
+                  smtp_timeout_seconds=5.0, delivery_max_attempts=4, delivery_backoff_seconds=1.0,
+                  delivery_backoff_max_seconds=60.0, delivery_lease_seconds=30.0, webhook_timeout_seconds=2.0,
+                  public_url="https://cocreate.example")
+    values.update(overrides)
+    return dataclasses.replace(base, **values)
+
+
+@pytest.fixture
+def dispatcher(notifications_app, smtp_server):
+    """dispatcher(clock=None, **settings) -> the delivery loop on this module's database, sending to the test
+    SMTP server (small backoff, 4 attempts)."""
+    app, db = notifications_app
+    base = app.extensions["cocreate"].settings
+
+    def make(clock=None, **overrides) -> Dispatcher:
+        settings = delivery_settings(base, smtp_server[0].port, **overrides)
+        return Dispatcher(db, settings, **({"clock": clock} if clock else {}))
+
+    return make
+
+
+def outbox_events(db, collection: str, doc_id: str) -> list[dict]:
+    """The events waiting in a document's outbox, each checked against the contract."""
+    doc = db[collection].find_one({"_id": doc_id}) or {}
+    events = [json.loads(entry["value"]) for entry in doc.get("_outbox", [])]
+    for event in events:
+        registry.validate(event)
+    return events

@@ -1,0 +1,186 @@
+"""E-mail: a notification, or a day's digest of them, rendered from templates/email/ in the recipient's
+language (Hebrew right to left) as a plain-text and an HTML part; and the SMTP connection that sends them
+(host, port, TLS mode and login from the settings). Rendering does no I/O beyond reading the templates."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import date
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from babel.dates import format_date
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from services.notifications import domain, messages
+from shared.config import Settings
+
+TEMPLATES = Path(__file__).parent / "templates" / "email"
+DIGEST_MESSAGE = "email.digest"  # how a digest is named where a message key is asked for (failed events)
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
+                       lstrip_blocks=True, keep_trailing_newline=True,
+                       autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False))
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Whom an e-mail goes to, as the directory last told us."""
+
+    address: str
+    name: str
+    lang: str
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """What every e-mail carries besides its content: the sender and where links point."""
+
+    sender: str
+    public_url: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Letterhead":
+        return cls(settings.smtp_from, settings.public_url.rstrip("/"))
+
+    @property
+    def domain(self) -> str:
+        return parseaddr(self.sender)[1].rpartition("@")[2] or "cocreate.local"
+
+    def idea(self, idea_id: str | None) -> str | None:
+        return f"{self.public_url}/ideas/{idea_id}" if idea_id else None
+
+    @property
+    def inbox(self) -> str:
+        return f"{self.public_url}/notifications/"
+
+
+def _item(doc: Mapping[str, Any], lang: str, letterhead: Letterhead) -> dict[str, Any]:
+    params = doc.get("params") or {}
+    title, body = messages.render(doc["message"], params, lang)
+    return {"title": title, "lines": body.splitlines(), "link": letterhead.idea(params.get("idea_id"))}
+
+
+def _message(*, subject: str, to: Contact, letterhead: Letterhead, message_id: str, template: str,
+             context: Mapping[str, Any], headers: Mapping[str, str]) -> EmailMessage:
+    lang = messages.language(to.lang)
+    values = dict(context, lang=lang, dir=messages.direction(lang), subject=subject,
+                  greeting=messages.email_text("greeting", lang, name=to.name),
+                  why=messages.email_text("why", lang), inbox=letterhead.inbox,
+                  open_inbox=messages.email_text("open_inbox", lang), open_idea=messages.email_text("open_idea", lang))
+    env = _templates()
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = letterhead.sender
+    message["To"] = Address(display_name=to.name, addr_spec=to.address)
+    # Stable across retries: a receiver (or a mail filter) can drop a copy resent after a worker died mid-send.
+    message["Message-ID"] = f"<{message_id}@{letterhead.domain}>"
+    message["Date"] = format_datetime(context["sent_at"])
+    message["Auto-Submitted"] = "auto-generated"
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content(env.get_template(f"{template}.txt").render(values))
+    message.add_alternative(env.get_template(f"{template}.html").render(values), subtype="html")
+    message["Content-Language"] = lang  # after the content: setting it clears Content-* headers
+    return message
+
+
+def notification_email(doc: Mapping[str, Any], to: Contact, letterhead: Letterhead, *, sent_at) -> EmailMessage:
+    """One notification (an `emails` document) as an e-mail to `to`, in their language."""
+    item = _item(doc, to.lang, letterhead)
+    return _message(subject=item["title"], to=to, letterhead=letterhead, message_id=doc["_id"],
+                    template="notification", context={"item": item, "sent_at": sent_at},
+                    headers={"X-Cocreate-Notification-Id": doc["_id"]})
+
+
+def digest_email(digest_id: str, items: Iterable[Mapping[str, Any]], to: Contact, letterhead: Letterhead, *,
+                 sent_at) -> EmailMessage:
+    """A day's notifications in one e-mail to `to`, oldest first."""
+    lang = messages.language(to.lang)
+    shown = [_item(doc, lang, letterhead) for doc in items]
+    day: date = domain.digest_day(digest_id)
+    subject = (messages.email_text("digest_subject_one", lang) if len(shown) == 1
+               else messages.email_text("digest_subject", lang, count=len(shown)))
+    intro = messages.email_text("digest_intro", lang, day=format_date(day, format="long", locale=lang))
+    return _message(subject=subject, to=to, letterhead=letterhead, message_id=digest_id, template="digest",
+                    context={"items": shown, "intro": intro, "sent_at": sent_at},
+                    headers={"X-Cocreate-Digest-Id": digest_id})
+
+
+# --- sending ---------------------------------------------------------------------------------------------
+
+class SendFailed(Exception):
+    """The SMTP server did not take the message. `permanent`: it refused this recipient or message for good
+    (5xx); retrying will not help."""
+
+    def __init__(self, reason: str, permanent: bool = False):
+        super().__init__(reason)
+        self.reason = reason[:1000]
+        self.permanent = permanent
+
+
+class SmtpMailer:
+    """One SMTP connection, opened on the first message and kept for the rest of a delivery pass (close())."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._connection: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context()
+        if s.smtp_tls == "ssl":
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds,
+                                                        context=context)
+        else:
+            connection = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
+            if s.smtp_tls == "starttls":
+                connection.starttls(context=context)
+        if s.smtp_user:
+            connection.login(s.smtp_user, s.smtp_password)
+        return connection
+
+    def send(self, message: EmailMessage) -> None:
+        reused = self._connection is not None
+        try:
+            if self._connection is None:
+                self._connection = self._connect()
+            self._connection.send_message(message)
+        except smtplib.SMTPServerDisconnected as exc:
+            self.close()
+            if reused:  # the server closed an idle connection before the message started: once more, afresh
+                return self.send(message)
+            raise SendFailed(f"SMTP server disconnected: {exc}") from None
+        except smtplib.SMTPRecipientsRefused as exc:
+            self.close()
+            code, reply = next(iter(exc.recipients.values()))
+            raise SendFailed(f"SMTP {code} {_text(reply)}", permanent=code >= 500) from None
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            # Only a refused message is final; a refused login or sender is our configuration: retry after a fix.
+            permanent = isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
+            raise SendFailed(f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}", permanent=permanent) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise SendFailed(f"{type(exc).__name__}: {exc}") from None
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            connection.quit()
+        except (smtplib.SMTPException, OSError):
+            connection.close()
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
