@@ -149,7 +149,8 @@ class CardListSchema(ma.Schema):
 
 class VoteSchema(ma.Schema):
     voted = ma.fields.Boolean(required=True)
-    votes = ma.fields.Integer(required=True)
+    votes = ma.fields.Integer(required=True, metadata={
+        "description": "The idea's count as read, with this vote (others cast at the same moment may be missing)"})
 
 
 class CommentCreateSchema(StrictSchema):

@@ -164,28 +164,32 @@ def _require_open(doc: dict) -> None:
 
 
 def vote(s: Ideas, actor: Actor, idea_id: str) -> dict:
-    """Support an idea; repeating it changes nothing. The supporter follows the idea from then on."""
+    """Support an idea; repeating it changes nothing. The supporter follows the idea from then on. The count
+    returned is the idea's as read, with this vote: the stored count is exact, while votes others cast at
+    the same moment may not be in the returned figure yet."""
     principal = require_signed_in(actor.principal)
     doc = _doc(s, actor, idea_id)
     _require_open(doc)
-    counts = {}
+    votes = doc.get("votes", 0)
     if s.votes.join(idea_id, principal.id, _events([_fact(doc, "vote.cast", person_id=principal.id)], actor)):
         followed = s.follows.join(idea_id, principal.id, _events(
             [_fact(doc, "idea.followed", person_id=principal.id, reason="vote")], actor))
-        counts = s.ideas.bump(idea_id, votes=1, followers=1 if followed else 0) or {}
+        s.ideas.bump(idea_id, votes=1, followers=1 if followed else 0)
         s.catalog.invalidate()
-    return {"voted": True, "votes": counts.get("votes", s.ideas.get_doc(idea_id)["votes"])}
+        votes += 1
+    return {"voted": True, "votes": max(0, votes)}
 
 
 def unvote(s: Ideas, actor: Actor, idea_id: str) -> dict:
     principal = require_signed_in(actor.principal)
     doc = _doc(s, actor, idea_id)
     _require_open(doc)
-    counts = {}
+    votes = doc.get("votes", 0)
     if s.votes.leave(idea_id, principal.id, _events([_fact(doc, "vote.withdrawn", person_id=principal.id)], actor)):
-        counts = s.ideas.bump(idea_id, votes=-1) or {}
+        s.ideas.bump(idea_id, votes=-1)
         s.catalog.invalidate()
-    return {"voted": False, "votes": counts.get("votes", s.ideas.get_doc(idea_id)["votes"])}
+        votes -= 1
+    return {"voted": False, "votes": max(0, votes)}
 
 
 def follow(s: Ideas, actor: Actor, idea_id: str) -> None:
