@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import itertools
 import math
 import re
 import sys
@@ -35,6 +36,8 @@ SNIPPET = 240
 SCAN_BELOW = 3000  # candidate sets up to this size are sorted directly; bigger ones walk the sorted order
 TRENDING_SECONDS, TRENDING_NEW_SECONDS = 30, 2
 SIMILAR_TERMS = 6  # the rarest words of a text that similarity looks up
+SIMILAR_MAX_POSTINGS = 2000  # on a big catalog, words in more ideas than this (and 2%) are not looked up
+PREFIX_FROM, PREFIX_TERMS = 2, 200  # a typed word's beginning is expanded from 2 letters, to 200 words at most
 NIQQUD = re.compile(r"[\u0591-\u05C7]")
 WORD = re.compile(r"\w+", re.UNICODE)
 FINALS = str.maketrans("ךםןףץ", "כמנפצ")
@@ -247,8 +250,8 @@ class Catalog:
             ids = set(self.terms.get(word, ()))
             if len(word) >= 4 and word[0] in HEBREW_PREFIXES:
                 ids |= self.terms.get(word[1:], set())
-            if i == len(query) - 1:
-                for term in self.vocabulary.irange(word, word + "\uffff"):
+            if i == len(query) - 1 and len(word) >= PREFIX_FROM:
+                for term in itertools.islice(self.vocabulary.irange(word, word + "\uffff"), PREFIX_TERMS):
                     ids |= self.terms[term]
             result = ids if result is None else result & ids
             if not result:
@@ -296,13 +299,27 @@ class Catalog:
             picked = picked[:limit]
             return picked, (_encode(key(picked[-1])) if more and picked else None)
 
-    def _trending_page(self, candidates, wanted, after, limit):
+    def rank_trending(self, force: bool = False) -> list[tuple[float, str]]:
+        """The trending order. Scores drift slowly: it is recomputed every half minute, or within seconds
+        when ideas were added; a process's background thread does it (`keep_fresh`), so requests rarely do."""
         now = time.time()
         at, ranked = self._trending
-        # Scores drift slowly: recomputed every half minute, or within seconds when ideas were added.
-        if now - at > TRENDING_SECONDS or len(ranked) != len(self.cards) and now - at > TRENDING_NEW_SECONDS:
-            ranked = sorted(((-trending_score(c, now), c.id) for c in self.cards.values()))
+        if force or now - at > TRENDING_SECONDS or len(ranked) != len(self.cards) and now - at > TRENDING_NEW_SECONDS:
+            ranked = sorted(((-trending_score(c, now), c.id) for c in list(self.cards.values())))
             self._trending = (now, ranked)
+        return ranked
+
+    def keep_fresh(self, ideas: IdeaRepository, stop: threading.Event) -> None:
+        """Follow the store and keep the trending order ranked, off the request path (a daemon thread)."""
+        while not stop.wait(self.refresh_seconds):
+            try:
+                self.sync(ideas)
+                self.rank_trending()
+            except Exception:  # the store away for a moment: the next round tries again
+                time.sleep(1)
+
+    def _trending_page(self, candidates, wanted, after, limit):
+        ranked = self.rank_trending()
         start = int(after) if after and after.isdigit() else 0
         picked, position = [], start
         for position in range(start, len(ranked)):
@@ -323,8 +340,8 @@ class Catalog:
             known = [(len(self.terms[t]), t) for t in terms_of(text) if t not in STOP and self.terms.get(t)]
             scores: Counter[str] = Counter()
             for count, term in heapq.nsmallest(SIMILAR_TERMS, known):
-                if count > total * 0.2 and total > 50:
-                    continue
+                if total > 1000 and count > max(SIMILAR_MAX_POSTINGS, total * 0.02) or total > 50 and count > total * 0.2:
+                    continue  # a word in that many ideas says little
                 weight = math.log(1 + total / count)
                 for idea_id in self.terms[term]:
                     scores[idea_id] += weight

@@ -1,7 +1,8 @@
 """gunicorn entry point: `gunicorn -c deploy/gunicorn.conf.py services.ideas.wsgi:app`.
 
 Each worker imports this after the fork and starts loading its catalog (the browse and search index) at
-once, in the background, so the first browse request does not pay for it."""
+once, in the background, so the first browse request does not pay for it; the same thread then keeps it
+following the store and its trending order ranked, off the request path."""
 import logging
 import threading
 import time
@@ -23,4 +24,9 @@ def _warm_catalog() -> None:
         logging.getLogger(__name__).exception("catalog not loaded at start")
 
 
-threading.Thread(target=_warm_catalog, name="catalog-warm-up", daemon=True).start()
+def _catalog_thread() -> None:
+    _warm_catalog()
+    app.extensions["ideas_catalog"].keep_fresh(IdeaRepository(app.extensions["cocreate"].db), threading.Event())
+
+
+threading.Thread(target=_catalog_thread, name="catalog", daemon=True).start()
