@@ -1,0 +1,121 @@
+"""Maintenance: `python -m services.feedback.maintenance rebuild-insights | count-pending | close-due`.
+
+- `rebuild-insights`: counting a response is a mark on the response, then its counter writes; a process killed
+  between them leaves figures short (never doubled). This recomputes every insights document from the facts:
+  figures and survey results from the counted responses, people counters from their claims, the funnel and
+  lead times from the ideas read model, participation from its claims, registered participants from the
+  people read model. Responses left uncounted are counted first, the normal way. Run it while the feedback
+  web and worker are stopped (or quiet): a response counted while it runs may be lost or counted twice.
+- `count-pending`: count the responses a crash left uncounted (the worker does it on each feedback.submitted).
+- `close-due`: close the open surveys whose closing date has passed (survey.closed); run it from cron.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from pymongo.database import Database
+from tqdm import tqdm
+
+from services.feedback import SERVICE, insights, services
+from services.feedback.insights import Segment
+from services.feedback.repository import INSIGHTS, PEOPLE, PEOPLE_CLAIMS
+from services.feedback.services import Feedback
+from shared.config import load_settings
+from shared.mongo import database_for
+
+KINDS = ("summary", "pair", "cube", "results", "funnel", "lead", "participation", "registered")
+
+
+def _add(doc: dict, path: str, value: int) -> None:
+    *parents, leaf = path.split(".")
+    for name in parents:
+        doc = doc.setdefault(name, {})
+    doc[leaf] = doc.get(leaf, 0) + value
+
+
+def _doc(found: dict[str, dict], doc_id: str, **fields: Any) -> dict:
+    return found.setdefault(doc_id, {"_id": doc_id, **fields})
+
+
+def rebuild_insights(db: Database, progress: bool = False) -> dict[str, int]:
+    """Recompute every insights document from the facts; returns how many documents of each kind it wrote."""
+    s = Feedback.of(db)
+    while services.count_pending(s):
+        pass
+    found: dict[str, dict] = {}
+
+    def add_updates(scope: str, month: str, updates) -> None:
+        for target, inc in updates.items():
+            doc = _doc(found, insights.target_id(scope, month, target), **insights.target_fields(scope, month, target))
+            for path, value in inc.items():
+                _add(doc, path, value)
+
+    projection = {"segment": 1, "kind": 1, "answers": 1, "survey_id": 1, "uncounted": 1}
+    for doc in tqdm(s.responses.all(projection), disable=not progress, unit="response"):
+        if doc.get("uncounted"):
+            continue
+        segment = Segment.of(doc["segment"])
+        answers = doc.get("answers", [])
+        figures = insights.figure_increments(doc["kind"], [(a["type"], a["value"]) for a in answers])
+        for scope in insights.scopes_of(segment):
+            add_updates(scope, segment.month, insights.figure_updates(segment, figures))
+        if doc.get("survey_id"):
+            results = _doc(found, f"s|{doc['survey_id']}", kind="results", survey_id=doc["survey_id"])
+            for path, value in insights.survey_increments([(a["question_id"], a["type"], a["value"]) for a in answers],
+                                                          segment.age_group, segment.population_group).items():
+                _add(results, path, value)
+    claims = db[PEOPLE_CLAIMS].find({}, {"sm": 1, "kind": 1, "a": 1, "p": 1, "pattern": 1}).batch_size(5000)
+    for claim in tqdm(claims, disable=not progress, unit="claim"):
+        scope, month = claim["sm"].rsplit("|", 1)
+        add_updates(scope, month, insights.people_updates(claim["a"], claim["p"], claim["pattern"], claim["kind"]))
+    for idea in s.ideas.all():
+        scopes = services._idea_scopes(idea)
+        for scope in scopes:
+            _add(_doc(found, f"f|{scope}", kind="funnel", scope=scope), idea["status"], 1)
+        leads = [("first_response", idea.get("submitted_at"), idea.get("first_response_at")),
+                 ("planned", None if idea.get("adopted_from") else idea.get("submitted_at"), idea.get("planned_at")),
+                 ("implemented", idea.get("planned_at"), idea.get("implemented_at"))]
+        for name, start, end in leads:
+            days = services._days(start, end) if start and end else None
+            if days is None:
+                continue
+            month = end.strftime("%Y%m")
+            for scope in scopes:
+                _add(_doc(found, f"l|{scope}|{month}", kind="lead", scope=scope, month=month), f"{name}.d{days}", 1)
+    for claim in s.participation.all():
+        scope, month = claim["sm"].rsplit("|", 1)
+        _add(_doc(found, f"p|{claim['sm']}", kind="participation", scope=scope, month=month), claim["activity"], 1)
+    for person in db[PEOPLE].find({}, {"kind": 1, "home_branch": 1, "active": 1, "erased": 1}).batch_size(5000):
+        branch_id = services._registered_at(person)
+        if branch_id:
+            region = (db["branches"].find_one({"_id": branch_id}, {"region_id": 1}) or {}).get("region_id")
+            for scope in [f"br:{branch_id}"] + ([f"rg:{region}"] if region else []) + ["org"]:
+                _add(_doc(found, f"r|{scope}", kind="registered", scope=scope), "participants", 1)
+    collection = db[INSIGHTS]
+    for kind in KINDS:
+        collection.delete_many({"kind": kind})
+    docs = list(found.values())
+    for start in range(0, len(docs), 500):
+        collection.insert_many(docs[start:start + 500], ordered=False)
+    return {kind: sum(1 for d in docs if d["kind"] == kind) for kind in KINDS}
+
+
+def main(argv: list[str]) -> None:
+    db = database_for(load_settings(SERVICE))
+    if argv[:1] == ["rebuild-insights"]:
+        written = rebuild_insights(db, progress=True)
+        print("rebuilt: " + ", ".join(f"{n} {kind}" for kind, n in written.items()))
+    elif argv[:1] == ["count-pending"]:
+        s, total = Feedback.of(db), 0
+        while counted := services.count_pending(s):
+            total += counted
+        print(f"{total} response(s) counted")
+    elif argv[:1] == ["close-due"]:
+        print(f"{services.close_due(Feedback.of(db))} survey(s) closed")
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
