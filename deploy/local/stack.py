@@ -37,6 +37,7 @@ BASE_PORT = int(os.environ.get("SERVICES_BASE_PORT", "8001"))  # directory 8001,
 METRICS_BASE_PORT = int(os.environ.get("WORKER_METRICS_BASE_PORT", "9101"))
 PYTHON = sys.executable
 INFRA_PORTS = (("KAFKA_PORT", "9092"), ("STORE_PORT", "27017"))
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def service_port(name: str) -> int:
@@ -103,6 +104,7 @@ class Stack:
                 INFRA_MARK.touch()
         from shared.auth import ensure_keypair
         ensure_keypair(VAR / "keys" / "jwt-private.pem", VAR / "keys" / "jwt-public.pem")
+        self.start_smtp_sink()
         for name in SERVICES:
             self.spawn(f"{name}-worker", [PYTHON, "-m", f"services.{name}.worker"], service_env(name, web=False))
             self.spawn(f"{name}-web", [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
@@ -110,6 +112,16 @@ class Stack:
         conf = render_edge_config()
         self.spawn("edge", ["nginx", "-c", str(conf), "-p", str(STACK / "nginx")])
         self.wait_ready()
+
+    def start_smtp_sink(self) -> None:
+        """A local SMTP server that takes every e-mail and prints it to its log (aiosmtpd, a dev requirement),
+        so notifications' e-mails are delivered rather than retried until dead. Only when e-mail goes to this
+        machine and nothing listens there yet (Mailpit, another stack's sink)."""
+        host, port = os.environ.get("SMTP_HOST", "localhost"), int(os.environ.get("SMTP_PORT", "1025"))
+        if host not in LOCAL_HOSTS or listening(port):
+            return
+        say(f"e-mails go to a local SMTP sink on 127.0.0.1:{port} (printed to {LOG / 'smtp-sink.log'})")
+        self.spawn("smtp-sink", [PYTHON, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"])
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.time() + timeout

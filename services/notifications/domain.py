@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from shared.errors import DomainError
+from shared.errors import N_, DomainError
 from shared.events import registry
 
 # What a notification is about. Each person chooses per category and channel; critical ones always go.
@@ -255,11 +255,11 @@ def check_webhook_url(url: str) -> str:
     """An absolute http(s) URL with a host, no credentials (they would sit in logs) and no fragment."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DomainError("A webhook URL is an absolute http:// or https:// URL.", "url")
+        raise DomainError(N_("A webhook URL is an absolute http:// or https:// URL."), "url")
     if parts.username or parts.password:
-        raise DomainError("Put no credentials in a webhook URL: verify our signature instead.", "url")
+        raise DomainError(N_("Put no credentials in a webhook URL: verify our signature instead."), "url")
     if parts.fragment:
-        raise DomainError("A webhook URL has no #fragment.", "url")
+        raise DomainError(N_("A webhook URL has no #fragment."), "url")
     if len(url) > MAX_URL:
         raise DomainError(f"A webhook URL has at most {MAX_URL} characters.", "url")
     return url

@@ -16,7 +16,7 @@ from services.notifications.domain import DAILY, DEFAULT_PROFILE, EMAIL, INAPP, 
 from services.notifications.repository import (UNREAD_CAP, Audiences, Deliveries, Emails, Ideas, Inbox, People,
                                                Recipients, WebhookDeliveries, Webhooks, branch_names)
 from shared.auth import ORG_ADMIN, STAFF_ROLES, Actor, Forbidden, Principal, require_signed_in
-from shared.errors import Conflict, NotFound
+from shared.errors import N_, Conflict, NotFound
 from shared.events import Event, new_event
 
 # Notifications inserted per command: small enough for the store (see docs/store-backend.md), big enough
@@ -276,7 +276,7 @@ def forget_person(s: Notifications, person_id: str, as_of: str) -> None:
 def _person(actor: Actor) -> Principal:
     principal = require_signed_in(actor.principal)
     if principal.kind != "person":
-        raise Forbidden("Inboxes belong to people; service accounts receive webhooks.")
+        raise Forbidden(N_("Inboxes belong to people; service accounts receive webhooks."))
     return principal
 
 
@@ -292,10 +292,12 @@ def _language(s: Notifications, principal: Principal) -> str:
     return messages.language(s.people.language(principal.id) or principal.lang)
 
 
-def inbox(s: Notifications, actor: Actor, *, after: str | None, limit: int) -> tuple[list[dict], str | None]:
+def inbox(s: Notifications, actor: Actor, *, after: str | None, limit: int,
+          lang: str | None = None) -> tuple[list[dict], str | None]:
+    """A page of the person's inbox, in `lang` (a page's language) or else the person's own."""
     principal = _person(actor)
     docs, more = s.inbox.page(principal.id, after=after, limit=limit, now=_now())
-    lang = _language(s, principal)
+    lang = messages.language(lang) if lang else _language(s, principal)
     return [_shown(d, lang) for d in docs], (docs[-1]["_id"] if more and docs else None)
 
 
@@ -341,7 +343,7 @@ def webhook_admin(actor: Actor) -> Principal:
     """Organization admins and service accounts manage webhooks; anyone else is refused."""
     principal = require_signed_in(actor.principal)
     if principal.kind != "service" and not principal.is_org_admin:
-        raise Forbidden("Webhooks are managed by organization admins and service accounts.")
+        raise Forbidden(N_("Webhooks are managed by organization admins and service accounts."))
     return principal
 
 
@@ -433,10 +435,10 @@ def replay_delivery(s: Notifications, actor: Actor, webhook_id: str, delivery_id
     if doc is None:
         raise NotFound(f"No delivery {delivery_id} of webhook {webhook_id}.")
     if doc["status"] == domain.PENDING:
-        raise Conflict("This delivery is still being attempted; replay it once it is delivered or dead.")
+        raise Conflict(N_("This delivery is still being attempted; replay it once it is delivered or dead."))
     if "body" not in doc:
-        raise Conflict("This delivery told of a person who was erased since; it cannot be sent again.")
+        raise Conflict(N_("This delivery told of a person who was erased since; it cannot be sent again."))
     replayed = s.webhook_deliveries.replay(doc, principal.id, _now())
     if replayed is None:
-        raise Conflict("This delivery changed meanwhile; look at it again.")
+        raise Conflict(N_("This delivery changed meanwhile; look at it again."))
     return _shown_delivery(replayed)
