@@ -103,6 +103,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "infra" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.integration)
+    # The browser tests run a whole platform (its workers consume the same topics) until the session ends:
+    # they go last, so no other test shares the broker with a stack it did not start.
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid)
 
 
 @pytest.fixture
