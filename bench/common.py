@@ -67,3 +67,88 @@ def drop_bench_databases() -> None:
         if name.startswith("bench_") and f"_{RUN}" in name:  # only this run's databases
             client.drop_database(name)
     client.close()
+
+
+def bench_db(label: str) -> str:
+    """The name of a database of this run for one benchmark (dropped at the end by drop_bench_databases)."""
+    return f"bench_{label}_{RUN}"
+
+
+def result_of_this_run(name: str) -> dict | None:
+    """bench/results/<name>.json if this process wrote it (an earlier benchmark of the same `bench.run`)."""
+    path = RESULTS / f"{name}.json"
+    started = Path(f"/proc/{os.getpid()}").stat().st_ctime
+    if path.exists() and path.stat().st_mtime >= started:
+        return json.loads(path.read_text())
+    return None
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy since boot (every process, ours or not): the difference
+    over a measurement, divided by its length, is how many cores were busy meanwhile."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def parent_of(pid: int) -> int:
+    return int(_proc_stat(pid)[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds a process has used so far (user + system)."""
+    fields = _proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def cpu_by_group(workers: list[int]) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of our web workers, the load generator (this process and wrk), the store (FerretDB and
+    its PostgreSQL backends: shared with anything else that uses the store) and the whole machine."""
+    found: dict[str, dict[int, float]] = {"web_workers": {}, "load_generator": {}, "ferretdb": {},
+                                          "postgresql": {}}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
+            group = ("web_workers" if pid in workers
+                     else "load_generator" if pid == os.getpid() or command.rsplit("/", 1)[-1] == "wrk"
+                     else "postgresql" if command.startswith("postgres")
+                     else "ferretdb" if "ferretdb" in command else None)
+            if group:
+                found[group][pid] = cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended meanwhile
+    found["machine"] = {0: machine_busy_seconds()}
+    return found
+
+
+def cores_busy(before: dict, after: dict, seconds: float) -> dict[str, float]:
+    """Cores busy on average per group between two cpu_by_group() readings (a process started meanwhile
+    counts from zero); `everything_else` is the machine's rest: other people's processes, Kafka, the kernel."""
+    busy = {group: round(sum(t - before[group].get(pid, 0.0) for pid, t in after[group].items()) / seconds, 2)
+            for group in after}
+    busy["everything_else"] = round(busy["machine"] - sum(v for k, v in busy.items() if k != "machine"), 2)
+    return busy
+
+
+def code_version(paths: tuple[str, ...] = (":(glob)services/ideas/**/*.py", ":(glob)shared/**/*.py")) -> str:
+    """The commit measured, with "+changes" when the Python code measured differs from it (others may be
+    editing it meanwhile)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                              text=True).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--", *paths) else "")

@@ -1,6 +1,7 @@
 """`make bench`: run the benchmarks (all, or those named), write bench/results/*.json and docs/benchmarks.md.
 
-Usage: python -m bench.run [store kafka_throughput outbox_latency flask_ceiling ...]"""
+Usage: python -m bench.run [store kafka_throughput outbox_latency flask_ceiling ...]
+(ideas_votes compares itself with store and flask_ceiling of the same run: name them before it)"""
 from __future__ import annotations
 
 import importlib
@@ -9,7 +10,8 @@ import sys
 from bench.common import drop_bench_databases
 from bench.report import write_report
 
-BENCHMARKS = ["store", "kafka_throughput", "outbox_latency", "flask_ceiling", "directory_import"]
+BENCHMARKS = ["store", "kafka_throughput", "outbox_latency", "flask_ceiling", "directory_import", "ideas_browse",
+              "ideas_votes", "notifications_fanout"]
 
 
 def main(names: list[str]) -> None:

@@ -1,0 +1,246 @@
+"""Notifications fan-out, two ways.
+
+(a) An idea with 10,000 followers changes status: the notifications service's own handler (as its consumer
+    calls it) applied to the event against the store, timed from the start of handling to the last follower's
+    inbox page showing it (the handler returns once every batch of entries is acknowledged; the 10,001 entries
+    are then counted, untimed) (target <= 5 s). The broker is left
+    out here: (b) has it.
+(b) From the HTTP request that changes an idea's status (the ideas service under gunicorn) to the author's
+    inbox showing it through the notifications API (gunicorn), at a steady 50 changes a second: the ideas
+    worker (outbox relay) and the notifications worker (consumer) run as processes of their own, as in
+    production, with Kafka between them (target p99 <= 500 ms). Each change's author is polled every
+    POLL_SECONDS through `GET /inbox/unread-count`, so a latency is late by up to that much."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.common import KAFKA, MONGO, bench_db, bench_settings, machine_busy_seconds, percentile, write
+from bench.http import Gunicorn
+from bench.ideas_browse import Keys, ideas_server, seed_branches, branch_of
+from services.notifications import domain
+from services.notifications import services as notifications
+from services.notifications.handlers import handlers
+from services.notifications.repository import INDEXES, NOTIFICATIONS, OUTBOX_COLLECTIONS
+from services.notifications.tests.conftest import event_of, status_data, submitted_data
+from shared.auth import BRANCH_STAFF, PARTICIPANT, Actor, Principal
+from shared.mongo import apply_indexes, database_for
+from shared.outbox import outbox_indexes
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLLOWERS = 10_000
+FANOUT_RUNS = 1  # the 10,000 follows it needs first take minutes on the shared machine
+RATE = 50  # status changes per second
+LOWER_RATE = 10  # the same measure at a rate the shared 2-core machine can sustain
+SECONDS = 20
+POLL_SECONDS = 0.05
+GIVE_UP_SECONDS = 15.0
+
+
+# --- (a) one status change, 10,000 followers ----------------------------------------------------------
+
+def apply(db, event) -> None:
+    handlers.by_type[event.type](db, event)
+
+
+def fanout(followers: int = FOLLOWERS, runs: int = FANOUT_RUNS) -> dict:
+    db = database_for(bench_settings("notifications", mongo_db=bench_db("nf_fanout")))
+    apply_indexes(db, INDEXES + outbox_indexes(OUTBOX_COLLECTIONS))
+    branch = branch_of(0)[0]
+    measured = []
+    for run in range(runs):
+        idea_id, author = f"id_{run:04d}{'f' * 12}", f"pe_author{run}"
+        apply(db, event_of("cocreate.idea.submitted.v1", idea_id,
+                           submitted_data(idea_id, branch, author, "Evening library"), actor=author))
+        people = [author] + [f"pe_f{run}_{n:05d}" for n in range(followers)]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:  # as a consumer's partitions would: several joins at a time
+            list(pool.map(lambda person: apply(db, event_of(
+                "cocreate.idea.followed.v1", idea_id, {"idea_id": idea_id, "branch_id": branch,
+                                                       "person_id": person, "reason": "vote"})), people))
+        followed = time.perf_counter() - started
+        event = event_of("cocreate.idea.status_changed.v1", idea_id,
+                         status_data(idea_id, branch, "under_review", "pe_staff", author), actor="pe_staff")
+        busy = machine_busy_seconds()
+        started = time.perf_counter()
+        apply(db, event)  # returns once every batch of inbox entries was acknowledged by the store
+        handled = time.perf_counter() - started
+        page, _ = notifications.inbox(notifications.Notifications.of(db), Actor(Principal(id=people[-1])),
+                                      after=None, limit=1)  # the last follower's inbox, as the API reads it
+        readable = time.perf_counter() - started
+        count = db[NOTIFICATIONS].count_documents({"event.id": event.id})  # checked, not timed (a scan)
+        assert count == followers + 1 and page and page[0]["idea_id"] == idea_id, (count, page)
+        measured.append({"follows_applied_s": round(followed, 1), "handled_s": round(handled, 2),
+                         "all_readable_s": round(readable, 2),
+                         "machine_cores_busy": round((machine_busy_seconds() - busy) / readable, 2)})
+        print(f"  fan-out run {run + 1}: {measured[-1]}", flush=True)
+    return {"followers": followers, "runs": measured, "worst_all_readable_s": max(m["all_readable_s"] for m in measured),
+            "target": "all 10,000 inbox entries readable <= 5 s after handling starts"}
+
+
+# --- (b) HTTP status change to the inbox, at 50 a second -----------------------------------------------------
+
+def call(port: int, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        response = conn.getresponse()
+        raw = response.read()
+        return response.status, (json.loads(raw) if raw else {})
+    finally:
+        conn.close()
+
+
+def start_worker(service: str, mongo_db: str, keys: Keys) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KAFKA_BOOTSTRAP_SERVERS=KAFKA, MONGO_URL=MONGO, MONGO_DB=mongo_db,
+               LOG_LEVEL="WARNING", SMTP_HOST="127.0.0.1", SMTP_PORT="9", **keys.env())
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return subprocess.Popen([sys.executable, "-m", f"services.{service}.worker"], cwd=ROOT, env=env)
+
+
+def wait_until(predicate, what: str, seconds: float = 180) -> None:
+    deadline = time.time() + seconds
+    while not predicate():
+        if time.time() > deadline:
+            raise RuntimeError(f"{what}: not within {seconds:.0f} s")
+        time.sleep(0.5)
+
+
+def end_to_end(rate: int = RATE, seconds: int = SECONDS) -> dict:
+    keys = Keys()
+    ideas_name, notifications_name = bench_db(f"nf_ideas{rate}"), bench_db(f"nf_notifications{rate}")
+    ideas_db = database_for(bench_settings("ideas", mongo_db=ideas_name))
+    notifications_db = database_for(bench_settings("notifications", mongo_db=notifications_name))
+    seed_branches(ideas_db, count=1)
+    branch = branch_of(0)[0]
+    count = rate * seconds
+    staff = keys.issue(Principal(id="pe_nf_staff", name="Staff", branch_roles={branch: frozenset({BRANCH_STAFF})}))
+    authors = [keys.issue(Principal(id=f"pe_nf_a{n:05d}", name=f"Author {n}", home_branch=branch, lang="en",
+                                    branch_roles={branch: frozenset({PARTICIPANT})})) for n in range(count)]
+    workers = [start_worker("ideas", ideas_name, keys), start_worker("notifications", notifications_name, keys)]
+    env = {"MONGO_URL": MONGO, "MONGO_DB": notifications_name, "KAFKA_BOOTSTRAP_SERVERS": KAFKA, **keys.env()}
+    try:
+        with ideas_server(ideas_name, keys) as ideas, Gunicorn("services.notifications.wsgi:app", env) as inbox:
+            def submit(n: int) -> str:
+                status, body = call(ideas.port, "POST", "/ideas/api/v1/ideas", authors[n], {
+                    "title": f"Evening library number {n}", "description": "Open until nine, twice a week.",
+                    "branch_id": branch})
+                assert status == 201, (status, body)
+                return body["id"]
+
+            with ThreadPoolExecutor(8) as pool:
+                idea_ids = list(pool.map(submit, range(count)))
+            # Everything the submissions caused has reached the notifications service before the clock starts
+            # (its consumer group may first have older events to go through: this run's ideas, not any count).
+            wait_until(lambda: notifications_db["ideas"].count_documents({"_id": {"$in": idea_ids}}) >= count,
+                       "the notifications service learning of this run's ideas", seconds=600)
+            time.sleep(3)
+
+            latencies: list[float] = []
+            requests: list[float] = []
+            failures: list[str] = []
+            pending: dict[str, tuple[int, float]] = {}  # author id -> (author's number, request started)
+            lock = threading.Lock()
+            done = threading.Event()
+
+            def confirm(n: int, started: float) -> None:
+                code, seen = call(inbox.port, "GET", "/notifications/api/v1/inbox/unread-count", authors[n])
+                if code == 200 and seen["unread"] >= 1:
+                    with lock:
+                        latencies.append(time.time() - started)
+                else:
+                    with lock:
+                        failures.append(f"in the store, not through the API: {code}")
+
+            def watch(confirming: ThreadPoolExecutor) -> None:
+                """One reader of the store's newest inbox entries (a range on _id, which starts with the event's
+                time: from a second before the oldest change still awaited, as entries are not inserted in
+                their events' order); each author found is then asked through the API, and the answer's time is
+                the latency."""
+                while not done.is_set() or pending:
+                    with lock:
+                        oldest = min((at for _, at in pending.values()), default=time.time())
+                    since = domain.stamp(datetime.fromtimestamp(oldest - 1, timezone.utc))
+                    for doc in notifications_db[NOTIFICATIONS].find({"_id": {"$gt": since}}, {"unread": 1}):
+                        with lock:
+                            found = pending.pop(doc.get("unread"), None)
+                        if found:
+                            confirming.submit(confirm, *found)
+                    with lock:
+                        late = [k for k, (_, at) in pending.items() if time.time() - at > GIVE_UP_SECONDS]
+                        for k in late:
+                            failures.append("not in the inbox in time")
+                            del pending[k]
+                    time.sleep(POLL_SECONDS)
+
+            def change(n: int) -> None:
+                started = time.time()
+                with lock:
+                    pending[f"pe_nf_a{n:05d}"] = (n, started)
+                status, body = call(ideas.port, "POST", f"/ideas/api/v1/ideas/{idea_ids[n]}/status", staff,
+                                    {"status": "under_review"})
+                with lock:
+                    requests.append(time.time() - started)
+                    if status != 200:
+                        failures.append(f"{status} {str(body)[:80]}")
+                        pending.pop(f"pe_nf_a{n:05d}", None)
+
+            busy = machine_busy_seconds()
+            began = time.time()
+            with ThreadPoolExecutor(4) as confirming, ThreadPoolExecutor(32) as pool:
+                watcher = threading.Thread(target=watch, args=(confirming,), daemon=True)
+                watcher.start()
+                for n in range(count):
+                    delay = began + n / rate - time.time()
+                    if delay > 0:
+                        time.sleep(delay)
+                    pool.submit(change, n)
+                sent_rate = count / (time.time() - began)
+                done.set()
+                watcher.join(GIVE_UP_SECONDS + 10)
+            cores = (machine_busy_seconds() - busy) / (time.time() - began)
+    finally:
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        for proc in workers:
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    ms = lambda values, p: round(percentile(values, p) * 1000, 1)  # noqa: E731
+    return {"target_rate_per_s": rate, "achieved_rate_per_s": round(sent_rate, 1), "changes": count,
+            "seen": len(latencies), "failed": len(failures), "failures": sorted(set(failures))[:5],
+            "p50_ms": ms(latencies, 50), "p95_ms": ms(latencies, 95), "p99_ms": ms(latencies, 99),
+            "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+            "status_request_p50_ms": ms(requests, 50), "status_request_p99_ms": ms(requests, 99),
+            "poll_interval_ms": POLL_SECONDS * 1000, "machine_cores_busy": round(cores, 2),
+            "processes": "ideas gunicorn, ideas worker (relay), notifications worker (consumer), notifications "
+                         "gunicorn, this load generator",
+            "target": "p99 <= 500 ms at 50 changes/s"}
+
+
+def main() -> dict:
+    print("  (a) fan-out to 10,000 followers", flush=True)
+    a = fanout()
+    # The lower rate first: a run the machine cannot keep up with leaves events in Kafka for the next one.
+    print(f"  (b) HTTP status change to the inbox at {LOWER_RATE}/s: what this machine sustains", flush=True)
+    lower = end_to_end(rate=LOWER_RATE)
+    print(f"  (b) at {RATE}/s", flush=True)
+    b = end_to_end()
+    return write("notifications_fanout", {"fanout_10000_followers": a, "status_change_to_inbox": b,
+                                          f"status_change_to_inbox_at_{LOWER_RATE}_per_s": lower,
+                                          "load_average_at_end": os.getloadavg()[0]})
+
+
+if __name__ == "__main__":
+    print(main())
