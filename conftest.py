@@ -149,6 +149,24 @@ def consumer_at_end(make_settings):
             pass
 
 
+class ApiClient:
+    """A service's JSON API through Flask's test client: `call` returns the response, `ok` asserts the
+    status and returns the JSON body."""
+
+    def __init__(self, client, prefix: str):
+        self.client = client
+        self.prefix = prefix
+
+    def call(self, method, path, token=None, **kwargs):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.client.open(f"{self.prefix}{path}", method=method, headers=headers, **kwargs)
+
+    def ok(self, method, path, token=None, status=200, **kwargs):
+        response = self.call(method, path, token, **kwargs)
+        assert response.status_code == status, response.get_data(as_text=True)
+        return response.json if response.get_data() else None
+
+
 def poll_until(consumer, predicate, timeout: float = 20.0) -> list:
     """Poll a consumer until predicate(records so far) holds; returns the records."""
     import time

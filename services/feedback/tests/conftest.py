@@ -17,6 +17,7 @@ from shared.auth import BRANCH_MANAGER, BRANCH_STAFF, ORG_ADMIN, PARTICIPANT, Pr
 from shared.config import load_settings
 from shared.events import Event, new_event, registry
 from shared.mongo import database_for
+from conftest import ApiClient
 
 PREFIX = "/feedback/api/v1"
 CSAT_NPS_TEXT = [
@@ -26,18 +27,8 @@ CSAT_NPS_TEXT = [
 ]
 
 
-class Api:
-    def __init__(self, client):
-        self.client = client
-
-    def call(self, method, path, token=None, **kwargs):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self.client.open(f"{PREFIX}{path}", method=method, headers=headers, **kwargs)
-
-    def ok(self, method, path, token=None, status=200, **kwargs):
-        response = self.call(method, path, token, **kwargs)
-        assert response.status_code == status, response.get_data(as_text=True)
-        return response.json if response.get_data() else None
+def Api(client) -> ApiClient:  # noqa: N802 (reads as the class it makes)
+    return ApiClient(client, PREFIX)
 
 
 def event_of(type: str, subject: str, data: dict, *, at: datetime | None = None, actor: str | None = None) -> Event:
@@ -94,7 +85,7 @@ def days_ago(days: float) -> datetime:
 
 @dataclass
 class Org:
-    api: Api
+    api: ApiClient
     db: object
     a: str
     b: str

@@ -14,20 +14,11 @@ from shared.auth import BRANCH_MANAGER, BRANCH_STAFF, ORG_ADMIN, PARTICIPANT, Pr
 from shared.config import load_settings
 from shared.events import new_event
 from shared.mongo import database_for
+from conftest import ApiClient
 
 
-class Api:
-    def __init__(self, client):
-        self.client = client
-
-    def call(self, method, path, token=None, **kwargs):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self.client.open(f"/ideas/api/v1{path}", method=method, headers=headers, **kwargs)
-
-    def ok(self, method, path, token=None, status=200, **kwargs):
-        response = self.call(method, path, token, **kwargs)
-        assert response.status_code == status, response.get_data(as_text=True)
-        return response.json if response.get_data() else None
+def Api(client) -> ApiClient:  # noqa: N802 (reads as the class it makes)
+    return ApiClient(client, "/ideas/api/v1")
 
 
 def tell(db, type: str, subject: str, data: dict) -> None:
@@ -49,7 +40,7 @@ def person_event(person_id: str, name: str, kind: str, home: str | None = None, 
 
 @dataclass
 class Org:
-    api: Api
+    api: ApiClient
     db: object
     a: str
     b: str

@@ -29,22 +29,13 @@ from shared.auth import BRANCH_MANAGER, BRANCH_STAFF, ORG_ADMIN, Principal
 from shared.config import load_settings
 from shared.events import Event, new_event, registry
 from shared.mongo import database_for
+from conftest import ApiClient
 
 PREFIX = "/notifications/api/v1"
 
 
-class Api:
-    def __init__(self, client):
-        self.client = client
-
-    def call(self, method, path, token=None, **kwargs):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self.client.open(f"{PREFIX}{path}", method=method, headers=headers, **kwargs)
-
-    def ok(self, method, path, token=None, status=200, **kwargs):
-        response = self.call(method, path, token, **kwargs)
-        assert response.status_code == status, response.get_data(as_text=True)
-        return response.json if response.get_data() else None
+def Api(client) -> ApiClient:  # noqa: N802 (reads as the class it makes)
+    return ApiClient(client, PREFIX)
 
 
 def event_of(type: str, subject: str, data: dict, *, actor: str | None = None, at: datetime | None = None,
@@ -98,7 +89,7 @@ def status_data(idea_id: str, branch_id: str | None, to: str, by: str, author_id
 class Org:
     """Two branches with staff, an org admin and participants; `ids` and `tokens` by role name."""
 
-    api: Api
+    api: ApiClient
     db: object
     a: str
     b: str
