@@ -474,12 +474,11 @@ def in_process(db, keys: Keys, token: str, n: int = 100) -> dict:
     gc.collect()
     full_gc_ms = (time.perf_counter() - started) * 1000
     rss_after = rss_mb(me)
-    term_strings = sum(sys.getsizeof(t) for c in catalog.cards.values() for t in c.terms)
-    distinct = {id(t) for c in catalog.cards.values() for t in c.terms}
+    held = {id(t): sys.getsizeof(t) for c in catalog.cards.values() for t in c.terms}  # each string object once
     memory = {"rss_mb_of_catalog": round(rss_after - rss_before), "cards": len(catalog.cards),
               "index_terms": len(catalog.terms), "postings": sum(len(s) for s in catalog.terms.values()),
-              "term_strings_held_by_cards_mb": round(term_strings / 2**20),
-              "term_string_objects": len(distinct), "gc_tracked_objects": len(gc.get_objects()),
+              "term_string_objects_held_by_cards": len(held), "their_mb": round(sum(held.values()) / 2**20, 1),
+              "gc_tracked_objects": len(gc.get_objects()), "gc_frozen_objects": gc.get_freeze_count(),
               "full_gc_ms": round(full_gc_ms)}
 
     settings = load_settings("ideas", mongo_url=MONGO, mongo_db=db.name, kafka_bootstrap_servers=(KAFKA,),

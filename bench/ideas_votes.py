@@ -1,8 +1,9 @@
 """Sustained votes through gunicorn: concurrent clients each cast new votes (a distinct person and idea every
 request) on 2,000 open ideas for ~20 s. Reports votes/s, latency and errors, checks that every vote was
 counted exactly once, and compares the rate with this run's bare-Flask ceiling (bench/flask_ceiling.py) and
-raw pymongo insert_one (bench/store.py): aim at least half of the lower one. Then times the steps of a vote
-in one process, to show where the time goes."""
+raw pymongo insert_one (bench/store.py): aim at least half of the lower one. Where the time goes: the cores
+busy per process group during the load and in the 10 s after it (no requests: what the web processes still
+ask of the store), the store commands of one vote, its steps timed in one process."""
 from __future__ import annotations
 
 import http.client
@@ -29,6 +30,7 @@ PEOPLE = 5_000
 CLIENTS = 16
 SECONDS = 20
 WARM_UP_SECONDS = 2
+AFTER_SECONDS = 10
 AIM = 0.5
 OPEN = [(domain.SUBMITTED, 0.4, []), (domain.UNDER_REVIEW, 0.3, [domain.UNDER_REVIEW]),
         (domain.PLANNED, 0.2, [domain.UNDER_REVIEW, domain.PLANNED]),
@@ -207,6 +209,9 @@ def main(seconds: int = SECONDS, clients: int = CLIENTS) -> dict:
             before = cpu_by_group(server.workers)
             result = load(server.port, voters, clients, seconds)
             cpu = cores_busy(before, cpu_by_group(server.workers), result["seconds"])
+            before = cpu_by_group(server.workers)  # no requests now: what the web processes still ask of the store
+            time.sleep(AFTER_SECONDS)
+            cpu_after = cores_busy(before, cpu_by_group(server.workers), AFTER_SECONDS)
         check = exactness(db, warm["votes"] + result["votes"])
         steps = vote_steps(name, ideas)
     finally:
@@ -222,10 +227,11 @@ def main(seconds: int = SECONDS, clients: int = CLIENTS) -> dict:
         "gunicorn": {"workers": WORKERS, "threads": THREADS, "worker_class": "gthread"},
         "load": f"{clients} Python client threads, keep-alive, PUT {API}/ideas/<id>/vote, every request a new "
                 "(person, idea) pair; same machine",
-        **{k: v for k, v in result.items()},
+        **result,
         "warm_up_votes": warm["votes"], "warm_up_errors": warm["errors"],
         "exactness": check,
         "cores_busy_during_load": cpu,
+        f"cores_busy_{AFTER_SECONDS}_s_after_load_without_requests": cpu_after,
         "flask_ceiling_requests_per_s": ceiling["requests_per_s"], "flask_ceiling_at": ceiling["at"],
         "raw_insert_one_per_s": raw["insert_one_per_s"], "raw_insert_one_at": raw["at"],
         "lower_yardstick": lower_name,
