@@ -2,6 +2,9 @@
 upsert keyed by the aggregate id and guarded by the event's time, so redelivery and reordering are safe."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -27,12 +30,18 @@ def keep_branches(handlers: Handlers) -> None:
 
 
 def _upsert(db: Database, event: Event, fields: dict) -> None:
-    """Apply the event unless the stored state is already newer (redelivery, or a replay of old events)."""
-    collection = db[BRANCHES]
-    if collection.update_one({"_id": event.subject, "as_of": {"$lte": event.time}},
-                             {"$set": dict(fields, as_of=event.time)}).matched_count:
-        return
+    upsert_newer(db[BRANCHES], event.subject, fields, event.time)
+
+
+def upsert_newer(collection: Collection, doc_id: str, fields: Mapping[str, Any], as_of: str,
+                 guard: Mapping[str, Any] | None = None) -> bool:
+    """Apply an event's state unless the stored state is newer (a redelivery, or a replay of older events,
+    changes nothing); `guard` adds conditions (e.g. not erased). Returns whether it applied."""
+    if collection.update_one({"_id": doc_id, "as_of": {"$lte": as_of}, **(guard or {})},
+                             {"$set": dict(fields, as_of=as_of)}).matched_count:
+        return True
     try:
-        collection.insert_one(dict(fields, _id=event.subject, as_of=event.time))
+        collection.insert_one(dict(fields, _id=doc_id, as_of=as_of))
+        return True
     except DuplicateKeyError:
-        pass  # the branch is stored with a newer state already
+        return False  # stored with a newer state already (or guarded)

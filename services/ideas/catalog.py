@@ -5,7 +5,7 @@ the whole collection (0.6 µs a document, then 0.1 ms for each one returned). So
 index, like a search replica: compact cards of every idea, a set of ids per facet value (branch, region,
 status, tag, group, author), a word index over titles and descriptions in Hebrew and English, and the
 ideas in each sort order. It loads once per process and then follows the store: every idea write stamps
-`tick` (a 10-second bucket, an indexed equality), and a refresh reads only the buckets since the last one.
+`tick` (a 2-second bucket, an indexed equality), and a refresh reads only the buckets since the last one.
 """
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ class Query:
 
 
 class Catalog:
-    def __init__(self, refresh_seconds: float = 0.25):
+    def __init__(self, refresh_seconds: float = 0.5):
         self.cards: dict[str, Card] = {}
         self.facets: dict[tuple[str, str], set[str]] = {}
         self.terms: dict[str, set[str]] = {}
@@ -212,7 +212,7 @@ class Catalog:
         with self._lock:
             old = self.cards.get(card.id)
             if old is not None:
-                if _same(old, card):
+                if old == card:
                     return
                 self._remove(old)
             self.cards[card.id] = card
@@ -353,14 +353,6 @@ class Catalog:
                     if len(found) == limit:
                         break
             return found
-
-    def facet_counts(self, name: str, within: Iterable[str] | None = None) -> dict[str, int]:
-        with self._lock:
-            return {value: len(ids) for (facet, value), ids in self.facets.items() if facet == name and ids}
-
-
-def _same(a: Card, b: Card) -> bool:
-    return a == b
 
 
 def _encode(key: tuple) -> str:

@@ -12,7 +12,7 @@ from services.ideas.repository import PEOPLE
 from shared.auth import Actor
 from shared.consumer import Handlers
 from shared.events import Event
-from shared.readmodels import keep_branches
+from shared.readmodels import keep_branches, upsert_newer
 
 handlers = Handlers()
 keep_branches(handlers)
@@ -26,11 +26,7 @@ def person_changed(db: Database, event: Event) -> None:
         "kind": data["kind"], "name": data.get("display_name", ""), "org_roles": data.get("org_roles", []),
         "branch_roles": data.get("branch_roles", {}), "home_branch": data.get("home_branch"),
         "active": data.get("active", True)}
-    # Newer state wins: a redelivered or replayed older event changes nothing.
-    result = db[PEOPLE].update_one({"_id": event.subject, "as_of": {"$lte": event.time}},
-                                   {"$set": dict(fields, as_of=event.time)})
-    if not result.matched_count and db[PEOPLE].find_one({"_id": event.subject}, {"_id": 1}) is None:
-        db[PEOPLE].update_one({"_id": event.subject}, {"$setOnInsert": dict(fields, as_of=event.time)}, upsert=True)
+    upsert_newer(db[PEOPLE], event.subject, fields, event.time, guard={"erased": {"$ne": True}})
 
 
 @handlers.on("cocreate.person.erased.v1")

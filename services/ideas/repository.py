@@ -1,7 +1,7 @@
 """Ideas storage. An idea is one document carrying its own outbox; votes, follows, volunteers and flags are
 one small document per (idea, person) whose `_id` is the pair, so "one per person" is the store's unique
 `_id` and every toggle is a conditional single-document update: concurrent and repeated requests change a
-count exactly once. Comments are documents of their own. Every idea write stamps `tick` (a 10-second
+count exactly once. Comments are documents of their own. Every idea write stamps `tick` (a 2-second
 bucket), which is how the catalog (the in-process browse and search index) finds what changed."""
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from shared.readmodels import BRANCH_INDEXES
 IDEAS, VOTES, FOLLOWS, VOLUNTEERS = "ideas", "votes", "follows", "volunteers"
 COMMENTS, FLAGS, MODERATION, ADOPTIONS, PEOPLE = "comments", "flags", "moderation", "adoption_claims", "people"
 OUTBOX_COLLECTIONS = [IDEAS, VOTES, FOLLOWS, VOLUNTEERS, COMMENTS]
-TICK_SECONDS = 10
+TICK_SECONDS = 2  # small: a refresh reads every idea changed in the last two or three buckets
 INDEXES = [
     *BRANCH_INDEXES,
     Index.on(IDEAS, "tick"),

@@ -42,7 +42,7 @@ from services.notifications.domain import (CANCELLED, DIGESTED, FORMING, HELD, I
 from shared.events import Event
 from shared.mongo import Index
 from shared.outbox import update_with_events, with_events
-from shared.readmodels import BRANCH_INDEXES, BRANCHES
+from shared.readmodels import BRANCH_INDEXES, BRANCHES, upsert_newer
 
 NOTIFICATIONS, DELIVERIES, AUDIENCES = "notifications", "deliveries", "audiences"
 RECIPIENTS, PEOPLE, IDEAS = "recipients", "people", "ideas"
@@ -79,20 +79,6 @@ def _insert_new(collection: Collection, docs: list[dict]) -> int:
         if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
             raise
         return exc.details.get("nInserted", 0)
-
-
-def _upsert_newer(collection: Collection, doc_id: str, fields: Mapping[str, Any], as_of: str,
-                  guard: Mapping[str, Any] | None = None) -> bool:
-    """Apply an event's state unless the stored state is newer (a replay of older events changes nothing).
-    Returns whether it applied."""
-    query = {"_id": doc_id, "as_of": {"$lte": as_of}, **(guard or {})}
-    if collection.update_one(query, {"$set": dict(fields, as_of=as_of)}).matched_count:
-        return True
-    try:
-        collection.insert_one(dict(fields, _id=doc_id, as_of=as_of))
-        return True
-    except DuplicateKeyError:
-        return False
 
 
 def _newest_first(collection: Collection, owner: str, *, after: str | None, limit: int, now: datetime,
@@ -274,7 +260,7 @@ class People:
         self.collection = db[PEOPLE]
 
     def learn(self, person_id: str, fields: Mapping[str, Any], as_of: str) -> bool:
-        return _upsert_newer(self.collection, person_id, fields, as_of, guard={"erased": {"$ne": True}})
+        return upsert_newer(self.collection, person_id, fields, as_of, guard={"erased": {"$ne": True}})
 
     def language(self, person_id: str) -> str | None:
         doc = self.collection.find_one({"_id": person_id}, {"lang": 1})
@@ -300,7 +286,7 @@ class Ideas:
         self.collection = db[IDEAS]
 
     def learn(self, idea_id: str, fields: Mapping[str, Any], as_of: str) -> None:
-        _upsert_newer(self.collection, idea_id, fields, as_of)
+        upsert_newer(self.collection, idea_id, fields, as_of)
 
     def get(self, idea_id: str) -> dict | None:
         return self.collection.find_one({"_id": idea_id})
