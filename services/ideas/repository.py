@@ -21,7 +21,7 @@ from shared.readmodels import BRANCH_INDEXES
 
 IDEAS, VOTES, FOLLOWS, VOLUNTEERS = "ideas", "votes", "follows", "volunteers"
 COMMENTS, FLAGS, MODERATION, ADOPTIONS, PEOPLE = "comments", "flags", "moderation", "adoption_claims", "people"
-OUTBOX_COLLECTIONS = [IDEAS, VOTES, FOLLOWS, VOLUNTEERS, COMMENTS]
+OUTBOX_COLLECTIONS = [IDEAS, VOTES, FOLLOWS, VOLUNTEERS, COMMENTS, FLAGS]
 TICK_SECONDS = 2  # small: a refresh reads every idea changed in the last two or three buckets
 INDEXES = [
     *BRANCH_INDEXES,
@@ -300,11 +300,12 @@ class Moderation:
         self.queue = db[MODERATION]
 
     def flag(self, *, target_id: str, kind: str, idea_id: str, branch_key: str, person_id: str, reason: str,
-             at: datetime) -> bool:
-        """A person's flag on an idea or comment; the first flag puts the target in its branch's queue."""
+             at: datetime, events: Iterable[Event] = ()) -> bool:
+        """A person's flag on an idea or comment (carrying its event); the first flag puts the target in its
+        branch's queue."""
         try:
-            self.flags.insert_one({"_id": pair_id(target_id, person_id), "target_id": target_id,
-                                   "person_id": person_id, "reason": reason, "at": at})
+            self.flags.insert_one(with_events({"_id": pair_id(target_id, person_id), "target_id": target_id,
+                                               "idea_id": idea_id, "person_id": person_id, "reason": reason, "at": at}, events))
         except DuplicateKeyError:
             return False
         self.queue.update_one({"_id": target_id}, {

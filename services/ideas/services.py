@@ -401,8 +401,9 @@ def flag(s: Ideas, actor: Actor, idea_id: str, *, reason: str, comment_id: str |
     reason = reason.strip()
     if not 1 <= len(reason) <= 500:
         raise DomainError(N_("Say in a few words what is wrong (up to 500 characters)."), "reason")
+    flagged = _fact(doc, "idea.flagged", target=kind, comment_id=comment_id, reason=reason, person_id=principal.id)
     added = s.moderation.flag(target_id=target_id, kind=kind, idea_id=idea_id, branch_key=doc.get("branch_key", "org"),
-                              person_id=principal.id, reason=reason, at=domain.now())
+                              person_id=principal.id, reason=reason, at=domain.now(), events=_events([flagged], actor))
     if added and kind == "idea":
         s.ideas.bump(idea_id, flags=1)
     return added

@@ -17,8 +17,8 @@ from shared.events import registry
 
 # What a notification is about. Each person chooses per category and channel; critical ones always go.
 MY_IDEAS, FOLLOWED_IDEAS, VOLUNTEERING = "my_ideas", "followed_ideas", "volunteering"
-BRANCH_ACTIVITY, ACCOUNT = "branch_activity", "account"
-CATEGORIES = (MY_IDEAS, FOLLOWED_IDEAS, VOLUNTEERING, BRANCH_ACTIVITY, ACCOUNT)
+MY_FEEDBACK, BRANCH_ACTIVITY, ACCOUNT = "my_feedback", "branch_activity", "account"
+CATEGORIES = (MY_IDEAS, FOLLOWED_IDEAS, VOLUNTEERING, MY_FEEDBACK, BRANCH_ACTIVITY, ACCOUNT)
 CRITICAL = frozenset({ACCOUNT})
 
 INAPP, EMAIL, WEBHOOK = "inapp", "email", "webhook"
@@ -27,9 +27,10 @@ INSTANT, DAILY = "instant", "daily"
 FREQUENCIES = (INSTANT, DAILY)
 
 # What a person gets before choosing anything: the inbox for everything; e-mail for what is about their own
-# ideas, their volunteering and their account; no webhooks.
+# ideas, their volunteering, their feedback (surveys to answer, replies to what they said) and their account;
+# no webhooks.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    category: {INAPP: True, EMAIL: category in (MY_IDEAS, VOLUNTEERING, ACCOUNT), WEBHOOK: False,
+    category: {INAPP: True, EMAIL: category in (MY_IDEAS, VOLUNTEERING, MY_FEEDBACK, ACCOUNT), WEBHOOK: False,
                "email_frequency": INSTANT}
     for category in CATEGORIES
 }
@@ -180,6 +181,10 @@ def followers_of(idea_id: str) -> str:
 
 def volunteers_of(idea_id: str) -> str:
     return f"volunteer:{idea_id}"
+
+
+def supporters_of(idea_id: str) -> str:
+    return f"support:{idea_id}"
 
 
 def staff_of(branch_id: str | None) -> str:

@@ -1,5 +1,5 @@
-"""Events the notifications service consumes: what it keeps of them (branches, people, ideas, who follows or
-volunteers for each idea), then the fan-out of whatever the rules say concerns someone (rules.py), and, for
+"""Events the notifications service consumes: what it keeps of them (branches, people, ideas, who supports,
+follows or volunteers for each idea), then the fan-out of whatever the rules say concerns someone (rules.py), and, for
 every event type a webhook may subscribe to, a delivery to each subscription."""
 from __future__ import annotations
 
@@ -30,14 +30,21 @@ def person_erased(db: Database, event: Event) -> None:
 
 @handlers.on("cocreate.idea.submitted.v1", "cocreate.idea.edited.v1", "cocreate.idea.status_changed.v1",
              "cocreate.idea.merged.v1", "cocreate.idea.unmerged.v1", "cocreate.idea.adopted.v1",
-             "cocreate.comment.posted.v1")
+             "cocreate.idea.flagged.v1", "cocreate.comment.posted.v1")
 def idea_changed(db: Database, event: Event) -> None:
     s = Notifications.of(db)
     services.learn_idea(s, event)
     services.notify(s, event)
 
 
+@handlers.on("cocreate.survey.opened.v1", "cocreate.feedback.submitted.v1", "cocreate.feedback.replied.v1")
+def feedback_changed(db: Database, event: Event) -> None:
+    services.notify(Notifications.of(db), event)
+
+
 GROUPS = {
+    "cocreate.vote.cast.v1": (domain.supporters_of, True),
+    "cocreate.vote.withdrawn.v1": (domain.supporters_of, False),
     "cocreate.idea.followed.v1": (domain.followers_of, True),
     "cocreate.idea.unfollowed.v1": (domain.followers_of, False),
     "cocreate.volunteer.joined.v1": (domain.volunteers_of, True),

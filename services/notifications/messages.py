@@ -59,6 +59,29 @@ CATALOG: dict[str, dict[str, tuple[str, str]]] = {
         "he": ("רעיון חדש", 'רעיון חדש ב{branch}: "{title}".'),
         "en": ("A new idea", "A new idea for {branch}: “{title}”."),
     },
+    "idea.flagged.staff": {
+        "he": ("תוכן סומן לבדיקה", 'משתתף סימן לבדיקה תוכן ברעיון "{title}" ({branch}). הוא ממתין בתור הפיקוח.'),
+        "en": ("Content was flagged", "A participant flagged content on “{title}” ({branch}). It waits in the "
+                                      "moderation queue."),
+    },
+    "survey.outcome.author": {
+        "he": ("איך עבד הרעיון שלכם?", 'הרעיון שלכם "{title}" בוצע. ספרו לנו אם הוא עזר: השאלון פתוח עכשיו.'),
+        "en": ("How did your idea work out?", "Your idea “{title}” was carried out. Tell us whether it helped: "
+                                              "the survey is open now."),
+    },
+    "survey.outcome.supporter": {
+        "he": ("איך עבד הרעיון שתמכתם בו?", 'הרעיון "{title}" בוצע. ספרו לנו אם הוא עזר: השאלון פתוח עכשיו.'),
+        "en": ("How did the idea you supported work out?", "“{title}” was carried out. Tell us whether it helped: "
+                                                          "the survey is open now."),
+    },
+    "feedback.low_score.staff": {
+        "he": ("ציון נמוך במשוב", "לקוח ב{branch} נתן ציון {score} מתוך {out_of}."),
+        "en": ("A low feedback score", "A client at {branch} gave a score of {score} out of {out_of}."),
+    },
+    "feedback.replied.respondent": {
+        "he": ("הצוות ענה למשוב שלכם", "הצוות קרא את מה שכתבתם וענה:"),
+        "en": ("Staff answered your feedback", "Staff read what you wrote and answered:"),
+    },
     "account.roles_changed": {
         "he": ("התפקידים שלכם עודכנו", "התפקידים שלכם ב-Cocreate השתנו; הם חלים מהכניסה הבאה."),
         "en": ("Your roles changed", "Your roles in Cocreate changed; they apply from your next sign-in."),

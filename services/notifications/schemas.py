@@ -70,6 +70,7 @@ class CategoriesSchema(ma.Schema):
     my_ideas = ma.fields.Nested(CategoryChoiceSchema, required=True)
     followed_ideas = ma.fields.Nested(CategoryChoiceSchema, required=True)
     volunteering = ma.fields.Nested(CategoryChoiceSchema, required=True)
+    my_feedback = ma.fields.Nested(CategoryChoiceSchema, required=True)
     branch_activity = ma.fields.Nested(CategoryChoiceSchema, required=True)
     account = ma.fields.Nested(CategoryChoiceSchema, required=True)
 
@@ -80,6 +81,7 @@ class CategoriesInSchema(StrictSchema):
     my_ideas = ma.fields.Nested(CategoryChoiceInSchema)
     followed_ideas = ma.fields.Nested(CategoryChoiceInSchema)
     volunteering = ma.fields.Nested(CategoryChoiceInSchema)
+    my_feedback = ma.fields.Nested(CategoryChoiceInSchema)
     branch_activity = ma.fields.Nested(CategoryChoiceInSchema)
     account = ma.fields.Nested(CategoryChoiceInSchema)
 

@@ -74,6 +74,8 @@ def notify(s: Notifications, event: Event) -> int:
         return 0
     at = domain.event_instant(event.time)
     told = rules.actors(event)  # nobody is told of what they did; each person once per event
+    if any(reach.rule.not_staff for reach in reaches):
+        told |= {person_id for person_id, _ in s.audiences.members(domain.staff_of(event.data.get("branch_id")))}
     docs, mails = [], []
     for reach in reaches:
         for person_id, profile in _reached(s, reach.who):

@@ -27,7 +27,8 @@ PAGE_SIZE = 20
 LOG_SIZE = 20
 CATEGORY_LABELS = {
     domain.MY_IDEAS: lazy_gettext("My ideas"), domain.FOLLOWED_IDEAS: lazy_gettext("Ideas I follow"),
-    domain.VOLUNTEERING: lazy_gettext("Where I volunteer"), domain.BRANCH_ACTIVITY: lazy_gettext("Branch activity"),
+    domain.VOLUNTEERING: lazy_gettext("Where I volunteer"), domain.MY_FEEDBACK: lazy_gettext("My feedback and surveys"),
+    domain.BRANCH_ACTIVITY: lazy_gettext("Branch activity"),
     domain.ACCOUNT: lazy_gettext("My account"),
 }
 DELIVERY_LABELS = {

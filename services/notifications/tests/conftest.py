@@ -40,7 +40,9 @@ def Api(client) -> ApiClient:  # noqa: N802 (reads as the class it makes)
 
 def event_of(type: str, subject: str, data: dict, *, actor: str | None = None, at: datetime | None = None,
              branch_id: str | None = None, correlation_id: str | None = None) -> Event:
-    source = "/ideas" if type.split(".")[1] in ("idea", "comment", "vote", "volunteer") else "/directory"
+    kind = type.split(".")[1]
+    source = ("/ideas" if kind in ("idea", "comment", "vote", "volunteer")
+              else "/feedback" if kind in ("survey", "feedback") else "/directory")
     return new_event(type, source=source, subject=subject, data=data, actor_id=actor, time=at,
                      branch_id=branch_id or data.get("branch_id"), correlation_id=correlation_id)
 

@@ -254,6 +254,7 @@ def test_flagged_content_waits_for_the_branchs_staff_who_hide_or_restore_it(org)
     assert len(org.api.ok("GET", f"/ideas/{idea['id']}/comments", org.tokens["staff_a"])["items"]) == 1
     types = org.outbox_types(idea["id"])
     assert types.count("cocreate.idea.hidden.v1") == 2 and types.count("cocreate.idea.restored.v1") == 1
+    assert types.count("cocreate.idea.flagged.v1") == 2  # a person's second flag on the same idea is no news
 
 
 def test_browse_filters_sorts_searches_in_hebrew_and_english_and_pages_with_a_cursor(org):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from services.notifications import domain, services
@@ -268,3 +269,91 @@ def test_profile_copies_end_up_as_the_latest_profile_when_joins_and_changes_race
         [copy] = [profile for member, profile in s.audiences.members(group) if member == person]
         assert domain.preferences(copy.prefs) == domain.preferences(latest.prefs) and copy.active
     assert sorted(s.recipients.get_with_audiences(person)[1]) == sorted(groups)
+
+
+def test_a_flag_tells_the_staff_of_the_ideas_branch_with_the_participants_reason(org):
+    idea = org.idea("p1", title="Shade in the yard")
+    tell(org.db, "cocreate.idea.flagged.v1", idea, {
+        "idea_id": idea, "branch_id": org.a, "target": "comment", "comment_id": "cm_x" + org.run,
+        "reason": "personal details of a neighbour", "person_id": org.ids["p2"]}, actor=org.ids["p2"])
+    [flagged] = [n for n in org.inbox("manager_a") if n["message"] == "idea.flagged.staff"]
+    assert (flagged["title"], flagged["category"], flagged["idea_id"]) == (
+        "Content was flagged", "branch_activity", idea)
+    assert flagged["body"] == (f"A participant flagged content on “Shade in the yard” (Branch A{org.run}). It waits "
+                               "in the moderation queue.\npersonal details of a neighbour")
+    assert "idea.flagged.staff" in org.messages("staff_a")
+    assert "idea.flagged.staff" not in org.messages("staff_b") + org.messages("p1") + org.messages("p2")
+
+
+def survey_opened(org, idea: str | None, survey_id: str):
+    return tell(org.db, "cocreate.survey.opened.v1", survey_id, {
+        "survey_id": survey_id, "kind": "outcome" if idea else "survey", "scope": "branch", "branch_id": org.a,
+        "program": None, "idea_id": idea, "region_id": None, "title": {"he": "איך עבד?", "en": "How did it work?"},
+        "anonymous": False, "opens_at": "2026-11-30T14:05:00+00:00", "closes_at": "2026-12-31T22:00:00+00:00",
+        "questions": 3,
+        "invited": 3 if idea else None, "by": None})
+
+
+def test_an_outcome_survey_asks_the_author_supporters_and_followers_once_each_but_not_the_staff(org):
+    idea = org.idea("p1", title="Shade in the yard", followers=("p2", "staff_a"))
+    for who in ("p3", "manager_a", "admin"):  # p3 supports without following; staff vote too
+        tell(org.db, "cocreate.vote.cast.v1", idea, {"idea_id": idea, "branch_id": org.a, "person_id": org.ids[who]})
+    tell(org.db, "cocreate.vote.cast.v1", idea, {"idea_id": idea, "branch_id": org.a, "person_id": org.ids["p2"]})
+    tell(org.db, "cocreate.vote.withdrawn.v1", idea, {"idea_id": idea, "branch_id": org.a,
+                                                       "person_id": org.ids["admin"]})
+    survey_opened(org, None, "sv_branch" + org.run)  # a branch's own survey invites nobody by notification
+    assert org.messages("p1") == org.messages("p3") == []
+    opened = survey_opened(org, idea, "sv_" + idea)
+    [author] = org.inbox("p1")
+    assert (author["message"], author["category"], author["idea_id"]) == ("survey.outcome.author", "my_feedback", idea)
+    assert author["body"] == 'הרעיון שלכם "Shade in the yard" בוצע. ספרו לנו אם הוא עזר: השאלון פתוח עכשיו.'
+    assert org.messages("p2") == ["survey.outcome.supporter"]  # supporter and follower: told once
+    assert org.inbox("p2")[0]["title"] == "How did the idea you supported work out?"
+    assert org.messages("p3") == ["survey.outcome.supporter"]
+    for staff in ("staff_a", "manager_a"):  # the branch's staff carried it out: not asked to rate it
+        assert "survey.outcome.supporter" not in org.messages(staff)
+    assert org.messages("admin") == []  # withdrew the vote
+    apply(org.db, opened)  # redelivered
+    assert len(org.inbox("p3")) == 1
+
+
+def feedback_submitted(org, *, answers: list, person: str | None = "p1") -> None:
+    feedback_id = f"rs_{uuid.uuid4().hex[:16]}"
+    tell(org.db, "cocreate.feedback.submitted.v1", feedback_id, {
+        "feedback_id": feedback_id, "kind": "survey", "survey_id": "sv_x", "idea_id": None, "branch_id": org.a,
+        "region_id": None, "program": None, "channel": "web", "anonymous": person is None,
+        "person_id": org.ids[person] if person else None, "entered_by": None, "age_group": None,
+        "population_group": None, "answers": answers, "has_text": any(a["type"] == "text" for a in answers),
+        "submitted_at": "2026-11-30T14:05:00+00:00"}, actor=org.ids[person] if person else None)
+
+
+def test_a_low_score_tells_the_branchs_staff_with_what_the_client_wrote(org):
+    feedback_submitted(org, answers=[{"question_id": "q1", "type": "csat", "value": 3},
+                                     {"question_id": "q2", "type": "nps", "value": 5}])
+    assert org.messages("manager_a") == []  # 3 of 5 and 5 of 10 are not low
+    feedback_submitted(org, answers=[{"question_id": "q1", "type": "csat", "value": 4},
+                                     {"question_id": "q2", "type": "nps", "value": 2},
+                                     {"question_id": "q3", "type": "text", "value": "The queue took two hours."}])
+    [low] = org.inbox("manager_a")
+    assert (low["message"], low["category"], low["title"]) == ("feedback.low_score.staff", "branch_activity",
+                                                               "A low feedback score")
+    assert low["body"] == f"A client at Branch A{org.run} gave a score of 2 out of 10.\nThe queue took two hours."
+    feedback_submitted(org, person=None, answers=[{"question_id": "rating", "type": "csat", "value": 1}])
+    assert org.inbox("staff_a")[0]["body"] == f"לקוח בסניף A{org.run} נתן ציון 1 מתוך 5."
+    assert org.messages("staff_b") == [] and org.messages("p1") == []
+
+
+def test_a_reply_to_feedback_reaches_its_respondent_with_the_staffs_words(org):
+    def replied(person: str) -> None:
+        tell(org.db, "cocreate.feedback.replied.v1", "rs_r" + org.run, {
+            "feedback_id": "rs_r" + org.run, "reply_id": f"rp_{uuid.uuid4().hex[:16]}", "kind": "quick",
+            "survey_id": None, "branch_id": org.a, "person_id": org.ids[person],
+            "by": org.ids["staff_a"], "text": "Thank you! A second desk opens in the mornings.",
+            "replied_at": "2026-11-30T14:05:00+00:00"}, actor=org.ids["staff_a"])
+
+    replied("p2")
+    [reply] = org.inbox("p2")
+    assert (reply["message"], reply["category"], reply["title"]) == (
+        "feedback.replied.respondent", "my_feedback", "Staff answered your feedback")
+    assert reply["body"] == "Staff read what you wrote and answered:\nThank you! A second desk opens in the mornings."
+    assert org.messages("staff_a") == [] and org.messages("p1") == []

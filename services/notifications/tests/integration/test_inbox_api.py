@@ -102,7 +102,8 @@ def test_bad_inbox_queries_are_refused_with_a_problem(org, query, field):
 
 def test_preferences_read_and_replace_with_defaults_for_what_is_left_out(org):
     defaults = org.api.ok("GET", "/preferences", org.tokens["p1"])["categories"]
-    assert set(defaults) == {"my_ideas", "followed_ideas", "volunteering", "branch_activity", "account"}
+    assert set(defaults) == {"my_ideas", "followed_ideas", "volunteering", "my_feedback", "branch_activity", "account"}
+    assert defaults["my_feedback"]["email"] is True  # surveys to answer and replies to what one said
     assert defaults["followed_ideas"] == {"inapp": True, "email": False, "webhook": False,
                                           "email_frequency": "instant", "critical": False}
     chosen = org.api.ok("PUT", "/preferences", org.tokens["p1"], json={"categories": {

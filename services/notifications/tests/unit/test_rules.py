@@ -105,3 +105,14 @@ def test_who_acted_is_the_events_actor_and_the_data_field_that_names_them(type, 
 
 def test_events_without_rules_reach_nobody():
     assert rules.plan(event("cocreate.vote.cast.v1", {}), Known()) == []
+
+
+def test_a_low_score_is_the_lowest_of_the_low_answers_relative_to_its_scale():
+    def answers(*pairs):
+        return {"answers": [{"question_id": f"q{i}", "type": t, "value": v} for i, (t, v) in enumerate(pairs)]}
+
+    assert rules.lowest(answers(("csat", 3), ("nps", 5), ("text", "fine"))) is None
+    assert rules.lowest(answers(("csat", rules.LOW_CSAT), ("nps", 8))) == (2, 5)
+    assert rules.lowest(answers(("csat", 2), ("nps", 1))) == (1, 10)
+    assert rules.lowest(answers(("nps", rules.LOW_NPS + 1))) is None
+    assert not rules.low_score({"answers": []})
