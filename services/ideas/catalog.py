@@ -19,7 +19,7 @@ import threading
 import time
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 from sortedcontainers import SortedKeyList, SortedList
@@ -150,7 +150,7 @@ class Query:
 
 
 class Catalog:
-    def __init__(self, refresh_seconds: float = 0.5):
+    def __init__(self, refresh_seconds: float = 1.0):
         self.cards: dict[str, Card] = {}
         self.facets: dict[tuple[str, str], set[str]] = {}
         self.terms: dict[str, set[str]] = {}
@@ -205,8 +205,29 @@ class Catalog:
         gc.freeze()
 
     def invalidate(self) -> None:
-        """Refresh on the next read (this process just wrote)."""
+        """Refresh on the next read (this process just changed more ideas than it says one by one)."""
         self.last_refresh = 0.0
+
+    # This process's own writes show at once, without re-reading what changed in the store meanwhile (at tens
+    # of writes a second, a refresh after each one would read every recent change again, each time); the other
+    # processes see them at their next refresh, and so does this one, from the store.
+    def seen(self, doc: dict | None) -> None:
+        """This process just wrote the idea and read it back."""
+        if doc is not None and self.loaded:
+            self.put(card_of(doc))
+
+    def counted(self, idea_id: str, **deltas: int) -> None:
+        """This process just counted something on the idea (a vote, a comment): the card's counters move by
+        as much, until the next refresh brings the store's own figures."""
+        with self._lock:
+            card = self.cards.get(idea_id)
+            if card is not None:
+                self.put(replace(card, **{name: getattr(card, name) + by for name, by in deltas.items()}))
+
+    def reread(self, ideas: IdeaRepository, *idea_ids: str) -> None:
+        """This process just changed these ideas in ways it does not hold in hand (a merge, an adoption)."""
+        for idea_id in idea_ids:
+            self.seen(ideas.card(idea_id, CARD_FIELDS))
 
     def put(self, card: Card) -> None:
         with self._lock:

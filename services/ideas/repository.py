@@ -147,6 +147,9 @@ class IdeaRepository:
                 found[doc["_id"]] = doc
         return list(found.values())
 
+    def card(self, idea_id: str, projection: dict) -> dict | None:
+        return self.collection.find_one({"_id": idea_id}, projection)
+
     def all_cards(self, projection: dict, batch: int = 2000) -> Iterable[dict]:
         return self.collection.find({}, projection).batch_size(batch)
 

@@ -50,6 +50,12 @@ def _fact(doc_or_idea, type: str, **data) -> Recorded:
     return Recorded(f"cocreate.{type}.v1", idea_id, {"idea_id": idea_id, "branch_id": branch_id, **data}, branch_id)
 
 
+def _seen(s: Ideas, doc: dict | None) -> dict | None:
+    """An idea this process just wrote and read back: browsing in this process shows it at once."""
+    s.catalog.seen(doc)
+    return doc
+
+
 # --- who may do what -----------------------------------------------------------------------------------
 
 def may_manage(principal: Principal | None, branch_id: str | None) -> bool:
@@ -113,8 +119,7 @@ def submit(s: Ideas, actor: Actor, *, title: str, description: str, branch_id: s
     s.ideas.add(idea, _events(idea.events, actor))
     if idea.author_id:
         _follow(s, actor, s.ideas.get_doc(idea.id), principal.id, "author")
-    s.catalog.invalidate()
-    return s.ideas.get_doc(idea.id)
+    return _seen(s, s.ideas.get_doc(idea.id))
 
 
 def get(s: Ideas, actor: Actor, idea_id: str) -> dict:
@@ -144,7 +149,7 @@ def edit(s: Ideas, actor: Actor, idea_id: str, **changes) -> dict:
     edited = domain.edit(idea, by=principal.id, **changes)
     if edited is not idea:
         s.ideas.save(edited, _events(edited.events, actor))
-        s.catalog.invalidate()
+        return _seen(s, s.ideas.get_doc(idea_id))
     return s.ideas.get_doc(idea_id)
 
 
@@ -175,7 +180,7 @@ def vote(s: Ideas, actor: Actor, idea_id: str) -> dict:
         followed = s.follows.join(idea_id, principal.id, _events(
             [_fact(doc, "idea.followed", person_id=principal.id, reason="vote")], actor))
         s.ideas.bump(idea_id, votes=1, followers=1 if followed else 0)
-        s.catalog.invalidate()
+        s.catalog.counted(idea_id, votes=1, followers=1 if followed else 0)
         votes += 1
     return {"voted": True, "votes": max(0, votes)}
 
@@ -187,7 +192,7 @@ def unvote(s: Ideas, actor: Actor, idea_id: str) -> dict:
     votes = doc.get("votes", 0)
     if s.votes.leave(idea_id, principal.id, _events([_fact(doc, "vote.withdrawn", person_id=principal.id)], actor)):
         s.ideas.bump(idea_id, votes=-1)
-        s.catalog.invalidate()
+        s.catalog.counted(idea_id, votes=-1)
         votes -= 1
     return {"voted": False, "votes": max(0, votes)}
 
@@ -272,8 +277,8 @@ def post_comment(s: Ideas, actor: Actor, idea_id: str, *, text: str, parent_id: 
                                            author_id=principal.id, official=bool(official), mentions=mentions,
                                            text=comment["text"])], actor))
     s.ideas.bump(idea_id, comments=1)
-    _follow(s, actor, doc, principal.id, "comment")
-    s.catalog.invalidate()
+    followed = _follow(s, actor, doc, principal.id, "comment")
+    s.catalog.counted(idea_id, comments=1, followers=1 if followed else 0)
     return comment
 
 
@@ -311,8 +316,7 @@ def change_status(s: Ideas, actor: Actor, idea_id: str, *, status: str, reason_c
     moved = domain.change_status(idea, status, by=principal.id, by_name=_person(principal),
                                  reason_code=reason_code, note=note)
     s.ideas.save(moved, _events(moved.events, actor))
-    s.catalog.invalidate()
-    return s.ideas.get_doc(idea_id)
+    return _seen(s, s.ideas.get_doc(idea_id))
 
 
 def merge(s: Ideas, actor: Actor, idea_id: str, *, into_idea_id: str) -> dict:
@@ -337,7 +341,7 @@ def merge(s: Ideas, actor: Actor, idea_id: str, *, into_idea_id: str) -> dict:
     s.ideas.add_to_list(idea_id, "merge_log", {"into": into_idea_id, "at": domain.now(), "by": principal.id}, _events(
         [_fact(merged, "idea.merged", into_idea_id=into_idea_id, moved_votes=moved_votes,
                moved_followers=moved_followers, moved_comments=moved_comments, by=principal.id)], actor))
-    s.catalog.invalidate()
+    s.catalog.reread(s.ideas, idea_id, into_idea_id)
     return s.ideas.get_doc(idea_id)
 
 
@@ -360,7 +364,7 @@ def unmerge(s: Ideas, actor: Actor, idea_id: str) -> dict:
         s.ideas.remove_from_list(into_id, "merged_from", idea_id)
     s.ideas.add_to_list(idea_id, "merge_log", {"undone": into_id, "at": domain.now(), "by": principal.id}, _events(
         [_fact(restored, "idea.unmerged", from_idea_id=into_id, status=restored.status, by=principal.id)], actor))
-    s.catalog.invalidate()
+    s.catalog.reread(s.ideas, idea_id, into_id)
     return s.ideas.get_doc(idea_id)
 
 
@@ -382,7 +386,7 @@ def adopt(s: Ideas, actor: Actor, idea_id: str, *, branch_id: str) -> dict:
         s.adoptions.release(idea_id, branch_id)
         raise
     s.ideas.add_to_list(idea_id, "spread", {"idea_id": adoption.id, "branch_id": branch_id, "at": domain.now()})
-    s.catalog.invalidate()
+    s.catalog.reread(s.ideas, idea_id, adoption.id)
     return s.ideas.get_doc(adoption.id)
 
 
@@ -456,7 +460,7 @@ def moderate(s: Ideas, actor: Actor, target_id: str, *, action: str, reason: str
                          push={"moderation_log": {"target": target_id, "action": action, "reason": reason,
                                                   "by": principal.id, "at": domain.now()}})
     s.moderation.decide(target_id, action, reason, principal.id, domain.now())
-    s.catalog.invalidate()
+    s.catalog.reread(s.ideas, idea_id)
     return {"target_id": target_id, "action": action, "hidden": action == "hide" or (action == "dismiss" and hidden_now)}
 
 
