@@ -21,7 +21,7 @@ def catalog() -> Catalog:
 
 
 def store() -> services.Ideas:
-    return services.Ideas.of(db(), catalog())
+    return services.Ideas.of(db(), catalog(), current_app.extensions["ideas_ballot"])
 
 
 def idea_out(doc: dict, viewer: dict | None = None) -> dict:

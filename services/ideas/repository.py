@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
+from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.ideas.domain import Idea, StatusEntry, now
+from shared.batching import GroupCommit
 from shared.errors import Conflict, N_
 from shared.events import Event
 from shared.mongo import Index
-from shared.outbox import update_with_events, with_events
+from shared.outbox import MARK_STATEMENTS, update_with_events, with_events
 from shared.readmodels import BRANCH_INDEXES
 
 IDEAS, VOTES, FOLLOWS, VOLUNTEERS = "ideas", "votes", "follows", "volunteers"
@@ -110,6 +112,15 @@ class IdeaRepository:
         if not result.matched_count:
             raise Conflict(N_("The idea was changed by someone else; reload and try again."))
 
+    def bump_many(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """bump() of many ideas (idea id -> counters to add), a few updates per command: the store holds a
+        connection per statement until the command ends (docs/store-backend.md)."""
+        stamp = tick()
+        updates = [UpdateOne({"_id": idea_id}, {"$inc": dict(by), "$set": {"tick": stamp}})
+                   for idea_id, by in counts.items() if any(by.values())]
+        for start in range(0, len(updates), MARK_STATEMENTS):
+            self.collection.bulk_write(updates[start:start + MARK_STATEMENTS], ordered=False)
+
     def bump(self, idea_id: str, events: Iterable[Event] = (), **counts: int) -> None:
         """Add to an idea's counters (and append events). A plain update: findAndModify costs the store about
         twice as much, and FerretDB's takes no projection."""
@@ -154,6 +165,40 @@ class IdeaRepository:
         return self.collection.find({}, projection).batch_size(batch)
 
 
+# --- votes, written together ---------------------------------------------------------------------------
+
+class Ballot:
+    """The votes of one web process, written together (shared.batching.GroupCommit): the votes of all requests
+    waiting at that moment in one insert, the follows they bring in another, the ideas' counters a few per
+    command. Each vote stays its own document with its own event; a crash between the writes leaves a counter
+    short, which `maintenance recount` repairs."""
+
+    def __init__(self, db: Database):
+        self.votes, self.follows, self.ideas = Memberships(db, VOTES), Memberships(db, FOLLOWS), IdeaRepository(db)
+        self._commit = GroupCommit(self._write)
+
+    def cast(self, idea_id: str, person_id: str, vote_events: Iterable[Event],
+             follow_events: Iterable[Event]) -> tuple[bool, bool]:
+        """Whether this request cast the vote (not a repeat), and whether the voter now follows the idea anew."""
+        return self._commit.submit((idea_id, person_id, list(vote_events), list(follow_events)))
+
+    def _write(self, batch: Sequence[tuple[str, str, list[Event], list[Event]]]) -> list[tuple[bool, bool]]:
+        voted = self.votes.join_many([(idea_id, person, events) for idea_id, person, events, _ in batch])
+        cast = [item for item, new in zip(batch, voted) if new]
+        followed = iter(self.follows.join_many([(idea_id, person, events) for idea_id, person, _, events in cast]))
+        counts: dict[str, dict[str, int]] = {}
+        results = []
+        for (idea_id, _, _, _), new in zip(batch, voted):
+            follows = next(followed) if new else False
+            if new:
+                count = counts.setdefault(idea_id, {"votes": 0, "followers": 0})
+                count["votes"] += 1
+                count["followers"] += follows
+            results.append((new, follows))
+        self.ideas.bump_many(counts)
+        return results
+
+
 # --- one-per-person memberships: votes, follows, volunteers --------------------------------------------
 
 def pair_id(idea_id: str, person_id: str) -> str:
@@ -175,11 +220,34 @@ class Memberships:
             self.collection.insert_one(with_events(doc, events))
             return True
         except DuplicateKeyError:
-            pass
+            return self._rejoin(doc["_id"], doc["at"], events, fields)
+
+    def join_many(self, joins: Sequence[tuple[str, str, Iterable[Event]]]) -> list[bool]:
+        """join() for many (idea, person, events) at once: one insert for all, then the rare rejoin one by one
+        (a pair seen before, or twice in `joins`). Answers, per join, whether it changed the state."""
+        if not joins:
+            return []
+        at = now()
+        docs = [with_events({"_id": pair_id(idea_id, person_id), "idea_id": idea_id, "person_id": person_id,
+                             "active": True, "at": at}, events) for idea_id, person_id, events in joins]
+        taken = [True] * len(docs)
+        try:
+            self.collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            for e in errors:
+                taken[e["index"]] = False
+        for n, (idea_id, person_id, events) in enumerate(joins):
+            if not taken[n]:
+                taken[n] = self._rejoin(docs[n]["_id"], at, list(events), {})
+        return taken
+
+    def _rejoin(self, doc_id: str, at: datetime, events: list[Event], fields: dict) -> bool:
         result = self.collection.update_one(
-            {"_id": doc["_id"], "active": False},
-            update_with_events({"$set": {"active": True, "at": doc["at"], **fields}, "$unset": {"via": ""}},
-                               events))
+            {"_id": doc_id, "active": False},
+            update_with_events({"$set": {"active": True, "at": at, **fields}, "$unset": {"via": ""}}, events))
         return bool(result.modified_count)
 
     def leave(self, idea_id: str, person_id: str, events: Iterable[Event] = ()) -> bool:

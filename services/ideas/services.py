@@ -7,7 +7,7 @@ from pymongo.database import Database
 
 from services.ideas import SERVICE, domain
 from services.ideas.catalog import Card, Catalog, Query
-from services.ideas.repository import (FOLLOWS, VOLUNTEERS, VOTES, AdoptionClaims, CommentRepository,
+from services.ideas.repository import (FOLLOWS, VOLUNTEERS, VOTES, AdoptionClaims, Ballot, CommentRepository,
                                        IdeaRepository, Memberships, Moderation, People, idea_of)
 from shared.auth import STAFF_ROLES, Actor, Forbidden, Principal, require_signed_in
 from shared.errors import Conflict, DomainError, N_, NotFound
@@ -29,12 +29,14 @@ class Ideas:
     adoptions: AdoptionClaims
     people: People
     catalog: Catalog
+    ballot: Ballot
 
     @classmethod
-    def of(cls, db: Database, catalog: Catalog) -> "Ideas":
+    def of(cls, db: Database, catalog: Catalog, ballot: Ballot | None = None) -> "Ideas":
+        """`catalog` and `ballot` are the process's own (a web process shares them between its requests)."""
         return cls(db, IdeaRepository(db), Memberships(db, VOTES), Memberships(db, FOLLOWS),
                    Memberships(db, VOLUNTEERS), CommentRepository(db), Moderation(db), AdoptionClaims(db),
-                   People(db), catalog)
+                   People(db), catalog, ballot or Ballot(db))
 
     def branch(self, branch_id: str) -> dict | None:
         return self.db[BRANCHES].find_one({"_id": branch_id})
@@ -168,18 +170,30 @@ def _require_open(doc: dict) -> None:
         raise DomainError(f"Voting is closed: the idea is {doc['status']}.")
 
 
+def _known(s: Ideas, actor: Actor, idea_id: str) -> dict:
+    """What a vote needs of an idea (branch, status, hidden, votes), from this process's catalog when it has
+    the idea (a second behind the store at most: no read), else from the store."""
+    card = s.catalog.cards.get(idea_id)
+    if card is None:
+        return _doc(s, actor, idea_id)
+    if not may_see(actor.principal, card.branch_id, card.hidden):
+        raise NotFound(f"No idea {idea_id}.")
+    return {"_id": card.id, "branch_id": card.branch_id, "status": card.status, "votes": card.votes}
+
+
 def vote(s: Ideas, actor: Actor, idea_id: str) -> dict:
     """Support an idea; repeating it changes nothing. The supporter follows the idea from then on. The count
-    returned is the idea's as read, with this vote: the stored count is exact, while votes others cast at
-    the same moment may not be in the returned figure yet."""
+    returned is the idea's as this process knows it, with this vote: the stored count is exact, while votes
+    others cast at the same moment may not be in the returned figure yet. The votes of concurrent requests
+    are written together (repository.Ballot)."""
     principal = require_signed_in(actor.principal)
-    doc = _doc(s, actor, idea_id)
+    doc = _known(s, actor, idea_id)
     _require_open(doc)
     votes = doc.get("votes", 0)
-    if s.votes.join(idea_id, principal.id, _events([_fact(doc, "vote.cast", person_id=principal.id)], actor)):
-        followed = s.follows.join(idea_id, principal.id, _events(
-            [_fact(doc, "idea.followed", person_id=principal.id, reason="vote")], actor))
-        s.ideas.bump(idea_id, votes=1, followers=1 if followed else 0)
+    cast, followed = s.ballot.cast(
+        idea_id, principal.id, _events([_fact(doc, "vote.cast", person_id=principal.id)], actor),
+        _events([_fact(doc, "idea.followed", person_id=principal.id, reason="vote")], actor))
+    if cast:
         s.catalog.counted(idea_id, votes=1, followers=1 if followed else 0)
         votes += 1
     return {"voted": True, "votes": max(0, votes)}
