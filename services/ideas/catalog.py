@@ -5,7 +5,9 @@ the whole collection (0.6 µs a document, then 0.1 ms for each one returned). So
 index, like a search replica: compact cards of every idea, a set of ids per facet value (branch, region,
 status, tag, group, author), a word index over titles and descriptions in Hebrew and English, and the
 ideas in each sort order. It loads once per process and then follows the store: every idea write stamps
-`tick` (a 2-second bucket, an indexed equality), and a refresh reads only the buckets since the last one.
+`tick` (a half-second bucket, an indexed equality), and a refresh (every second) reads only the buckets
+since the last one, and those of the LAG_SECONDS before it; counters stamp `count_tick` (10 seconds), read
+every 10 seconds. A process shows its own writes at once.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from typing import Callable, Iterable
 
 from sortedcontainers import SortedKeyList, SortedList
 
-from services.ideas.repository import IdeaRepository, tick
+from services.ideas.repository import TICK_SECONDS, IdeaRepository, count_tick, tick
 
 FACETS = ("branch", "region", "status", "tag", "age_group", "population_group", "author")
 SORTS = ("top", "newest", "trending", "updated")
@@ -35,6 +37,13 @@ CARD_FIELDS = {"branch_id": 1, "branch_key": 1, "region_id": 1, "status": 1, "ta
 SNIPPET = 240
 SCAN_BELOW = 3000  # candidate sets up to this size are sorted directly; bigger ones walk the sorted order
 TRENDING_SECONDS, TRENDING_NEW_SECONDS = 30, 2
+# How late after its `tick` stamp a write may commit and still be seen by every process's next refresh. Each
+# change is read again by each refresh for this long: longer is safer, and costs the store more reads.
+LAG_SECONDS = 1.5
+LAG_TICKS = math.ceil(LAG_SECONDS / TICK_SECONDS)
+# Counters other processes changed show within this many seconds (or twice as many): their buckets are
+# read this often, each change about twice.
+COUNTS_REFRESH_SECONDS = 10
 SIMILAR_TERMS = 6  # the rarest words of a text that similarity looks up
 SIMILAR_MAX_POSTINGS = 2000  # on a big catalog, words in more ideas than this (and 2%) are not looked up
 PREFIX_FROM, PREFIX_TERMS = 2, 200  # a typed word's beginning is expanded from 2 letters, to 200 words at most
@@ -160,6 +169,8 @@ class Catalog:
         self.loaded = False
         self.last_tick = 0
         self.last_refresh = 0.0
+        self.last_count_tick = 0
+        self.last_counts_refresh = 0.0
         self._trending: tuple[float, list[tuple[float, str]]] = (0.0, [])
         self._lock = threading.RLock()
         self._refreshing = threading.Lock()
@@ -181,14 +192,22 @@ class Catalog:
         try:
             started = time.time()
             current = tick(started)
-            # A write stamped in the previous bucket may commit after the last read: read it again.
-            changed = ideas.changed_since(range(self.last_tick - 1, current + 1), CARD_FIELDS)
+            # A write stamped before the last read may commit after it: the buckets of the last LAG_SECONDS
+            # before it are read again.
+            changed = ideas.changed_since(range(self.last_tick - LAG_TICKS, current + 1), CARD_FIELDS)
+            counts_due = started - self.last_counts_refresh >= COUNTS_REFRESH_SECONDS
+            if counts_due:
+                counted = count_tick(started)
+                changed += ideas.changed_since(range(self.last_count_tick - 1, counted + 1), CARD_FIELDS,
+                                               field="count_tick")
             cards = [card_of(doc) for doc in changed]
             with self._lock:
                 for card in cards:
                     self.put(card)
                 self.last_tick = current
                 self.last_refresh = started
+                if counts_due:
+                    self.last_count_tick, self.last_counts_refresh = counted, started
         finally:
             self._refreshing.release()
 
@@ -198,6 +217,7 @@ class Catalog:
             self.put(card_of(doc))
         self.last_tick = tick(started)
         self.last_refresh = started
+        self.last_count_tick, self.last_counts_refresh = count_tick(started), started
         self.loaded = True
         # The index is hundreds of thousands of long-lived containers: a full collection would walk them all
         # (over a second at 100,000 ideas). Frozen, the collector leaves them out.

@@ -1,8 +1,8 @@
 """Ideas storage. An idea is one document carrying its own outbox; votes, follows, volunteers and flags are
 one small document per (idea, person) whose `_id` is the pair, so "one per person" is the store's unique
 `_id` and every toggle is a conditional single-document update: concurrent and repeated requests change a
-count exactly once. Comments are documents of their own. Every idea write stamps `tick` (a 2-second
-bucket), which is how the catalog (the in-process browse and search index) finds what changed."""
+count exactly once. Comments are documents of their own. Every idea write stamps `tick` (a half-second
+bucket; `count_tick`, 10 seconds, for counters), which is how the catalog (the in-process browse and search index) finds what changed."""
 from __future__ import annotations
 
 import time
@@ -24,10 +24,14 @@ from shared.readmodels import BRANCH_INDEXES
 IDEAS, VOTES, FOLLOWS, VOLUNTEERS = "ideas", "votes", "follows", "volunteers"
 COMMENTS, FLAGS, MODERATION, ADOPTIONS, PEOPLE = "comments", "flags", "moderation", "adoption_claims", "people"
 OUTBOX_COLLECTIONS = [IDEAS, VOTES, FOLLOWS, VOLUNTEERS, COMMENTS, FLAGS]
-TICK_SECONDS = 2  # small: a refresh reads every idea changed in the last two or three buckets
+TICK_SECONDS = 0.5  # small: a refresh reads every idea changed in the buckets of the last few seconds
+# Counters (votes, followers, comments, volunteers) stamp `count_tick` instead: they change the most, and other
+# processes may show them some seconds late, so they are read in coarser buckets, less often.
+COUNT_TICK_SECONDS = 10
 INDEXES = [
     *BRANCH_INDEXES,
     Index.on(IDEAS, "tick"),
+    Index.on(IDEAS, "count_tick"),
     Index.on(IDEAS, "author_id"),
     Index.on(IDEAS, "merged_into"),
     Index.on(VOTES, "idea_id"),
@@ -47,6 +51,10 @@ HIDDEN = {"_outbox": 0}
 
 def tick(at: float | None = None) -> int:
     return int((at or time.time()) // TICK_SECONDS)
+
+
+def count_tick(at: float | None = None) -> int:
+    return int((at or time.time()) // COUNT_TICK_SECONDS)
 
 
 # --- ideas ---------------------------------------------------------------------------------------------
@@ -115,8 +123,8 @@ class IdeaRepository:
     def bump_many(self, counts: Mapping[str, Mapping[str, int]]) -> None:
         """bump() of many ideas (idea id -> counters to add), a few updates per command: the store holds a
         connection per statement until the command ends (docs/store-backend.md)."""
-        stamp = tick()
-        updates = [UpdateOne({"_id": idea_id}, {"$inc": dict(by), "$set": {"tick": stamp}})
+        stamp = count_tick()
+        updates = [UpdateOne({"_id": idea_id}, {"$inc": dict(by), "$set": {"count_tick": stamp}})
                    for idea_id, by in counts.items() if any(by.values())]
         for start in range(0, len(updates), MARK_STATEMENTS):
             self.collection.bulk_write(updates[start:start + MARK_STATEMENTS], ordered=False)
@@ -125,7 +133,7 @@ class IdeaRepository:
         """Add to an idea's counters (and append events). A plain update: findAndModify costs the store about
         twice as much, and FerretDB's takes no projection."""
         self.collection.update_one({"_id": idea_id}, update_with_events(
-            {"$inc": counts, "$set": {"tick": tick()}}, events))
+            {"$inc": counts, "$set": {"count_tick": count_tick()}}, events))
 
     def set_counts(self, idea_id: str, **counts: int) -> None:
         self.collection.update_one({"_id": idea_id}, {"$set": dict(counts, tick=tick())})
@@ -151,10 +159,11 @@ class IdeaRepository:
             history = [dict(e, by=None, by_name=name) if e.get("by") == person_id else e for e in doc["history"]]
             self.collection.update_one({"_id": doc["_id"]}, {"$set": {"history": history, "tick": tick()}})
 
-    def changed_since(self, ticks: Iterable[int], projection: dict) -> list[dict]:
+    def changed_since(self, ticks: Iterable[int], projection: dict, field: str = "tick") -> list[dict]:
+        """The ideas stamped with any of these buckets of `field` (tick, or count_tick for counters)."""
         found: dict[str, dict] = {}
         for t in ticks:
-            for doc in self.collection.find({"tick": t}, projection):
+            for doc in self.collection.find({field: t}, projection):
                 found[doc["_id"]] = doc
         return list(found.values())
 
