@@ -108,8 +108,9 @@ class IdeaRepository:
         return self.collection.find_one({"_id": idea_id}, HIDDEN)
 
     def save(self, idea: Idea, events: Iterable[Event], *, extra: dict | None = None,
-             push: dict | None = None) -> None:
-        """Store a changed idea if nobody changed it meanwhile (optimistic concurrency on version)."""
+             push: dict | None = None) -> dict:
+        """Store a changed idea if nobody changed it meanwhile (optimistic concurrency on version); returns
+        the fields it set."""
         fields = _idea_fields(idea)
         fields.update(extra or {}, updated_at=now(), tick=tick())
         update: dict[str, Any] = {"$set": fields}
@@ -119,6 +120,7 @@ class IdeaRepository:
                                             update_with_events(update, events))
         if not result.matched_count:
             raise Conflict(N_("The idea was changed by someone else; reload and try again."))
+        return fields
 
     def bump_many(self, counts: Mapping[str, Mapping[str, int]]) -> None:
         """bump() of many ideas (idea id -> counters to add), a few updates per command: the store holds a

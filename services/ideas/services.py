@@ -329,8 +329,8 @@ def change_status(s: Ideas, actor: Actor, idea_id: str, *, status: str, reason_c
         raise Conflict(N_("The idea was changed by someone else; reload and try again."))
     moved = domain.change_status(idea, status, by=principal.id, by_name=_person(principal),
                                  reason_code=reason_code, note=note)
-    s.ideas.save(moved, _events(moved.events, actor))
-    return _seen(s, s.ideas.get_doc(idea_id))
+    # The idea as stored: what was read, with what the save set (its counters as read a moment ago).
+    return _seen(s, {**doc, **s.ideas.save(moved, _events(moved.events, actor))})
 
 
 def merge(s: Ideas, actor: Actor, idea_id: str, *, into_idea_id: str) -> dict:
