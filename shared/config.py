@@ -49,6 +49,9 @@ class Settings:
     delivery_poll_seconds: float = 1.0
     delivery_batch: int = 50
     webhook_timeout_seconds: float = 10.0
+    # Webhooks to loopback, private, link-local or other non-public addresses: refused unless allowed (a local
+    # receiver in development); otherwise the platform could be made to call into its own network.
+    webhook_allow_private: bool = False
 
     @property
     def prefix(self) -> str:
@@ -103,6 +106,7 @@ def load_settings(service: str, env: Env | None = None, **overrides) -> Settings
         delivery_poll_seconds=env.float("DELIVERY_POLL_SECONDS", 1.0),
         delivery_batch=env.int("DELIVERY_BATCH", 50, validate=Range(1, 1000)),
         webhook_timeout_seconds=env.float("WEBHOOK_TIMEOUT_SECONDS", 10.0),
+        webhook_allow_private=env.bool("WEBHOOK_ALLOW_PRIVATE", False),
     )
     values.update(overrides)
     return Settings(**values)

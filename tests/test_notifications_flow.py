@@ -30,7 +30,9 @@ from shared.outbox import Relay
 
 def test_people_hear_in_their_inbox_and_language_what_happens_to_ideas_that_concern_them(
         make_settings, admin_token, producer, consumer_at_end):
-    settings = {name: make_settings(name) for name in ("directory", "ideas", "notifications")}
+    # the test's webhook receiver is on this machine: a deployment allowing private addresses
+    settings = {name: make_settings(name, **({"webhook_allow_private": True} if name == "notifications" else {}))
+                for name in ("directory", "ideas", "notifications")}
     dbs = {name: database_for(s) for name, s in settings.items()}
     published = consumer_at_end("feedback", ["cocreate.notifications"])
     stop = threading.Event()

@@ -55,6 +55,7 @@ def service_env(name: str, web: bool = True) -> dict[str, str]:
     env.setdefault("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}")
     env.setdefault("MONGO_URL", f"mongodb://127.0.0.1:{os.environ.get('STORE_PORT', '27017')}/")
     env.setdefault("COCREATE_PUBLIC_URL", f"http://localhost:{EDGE_PORT}")
+    env.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")  # a local stack: webhook receivers run on this machine
     env["PYTHONPATH"] = str(ROOT)
     if web:  # only gunicorn's processes share a multiprocess metrics folder; the worker serves its own
         env["PROMETHEUS_MULTIPROC_DIR"] = str(STACK / "prometheus" / name)

@@ -7,7 +7,7 @@ from flask.views import MethodView
 
 from services.notifications import schemas as s
 from services.notifications import services
-from shared.web import Blueprint, actor, db
+from shared.web import Blueprint, actor, db, settings
 
 BEARER = [{"bearerAuth": []}]
 
@@ -104,7 +104,7 @@ class Webhooks(MethodView):
     @webhooks.response(201, s.WebhookWithSecretSchema)
     def post(self, body):
         """Subscribe a URL to event types. The answer holds the signing secret: it is shown this once."""
-        return services.create_webhook(store(), actor(), **body)
+        return services.create_webhook(store(), actor(), allow_private=settings().webhook_allow_private, **body)
 
 
 @webhooks.route("/<webhook_id>")
@@ -120,7 +120,8 @@ class WebhookById(MethodView):
     @webhooks.response(200, s.WebhookWithSecretSchema)
     def patch(self, body, webhook_id):
         """Change the URL, event types, description or active; `rotate_secret` answers with a new secret."""
-        return services.change_webhook(store(), actor(), webhook_id, **body)
+        return services.change_webhook(store(), actor(), webhook_id, allow_private=settings().webhook_allow_private,
+                                       **body)
 
     @webhooks.doc(security=BEARER)
     @webhooks.response(204)

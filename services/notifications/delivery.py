@@ -21,6 +21,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
@@ -43,6 +44,10 @@ Clock = Callable[[], datetime]
 Failed = Callable[[int, str, bool], Event]  # (attempt, reason, final) -> the notification.failed event
 USER_AGENT = "Cocreate-Webhooks/1"
 MAX_LISTED = 1000  # notifications listed in one delivered event (the contract's bound); a digest rarely nears it
+
+
+class _Refused(Exception):
+    """A webhook call not made (see Dispatcher._refused)."""
 
 
 def utc_now() -> datetime:
@@ -252,6 +257,21 @@ class Dispatcher:
         return len(digests)
 
     # --- webhooks ---------------------------------------------------------------------------------------
+    def _refused(self, url: str) -> str | None:
+        """Why a webhook URL may not be called now: its host resolves to a non-public address (unless the
+        deployment allows them). Checked just before each call; a name re-pointed between this check and the
+        connection is not caught."""
+        if self.settings.webhook_allow_private:
+            return None
+        parts = urlsplit(url)
+        try:
+            found = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                       type=socket.SOCK_STREAM)
+        except OSError as exc:
+            return f"cannot resolve {parts.hostname}: {exc}"
+        address = domain.non_public(info[4][0] for info in found)
+        return f"refused: {parts.hostname} is {address}, not a public address" if address else None
+
     def _call_webhook(self, candidate: Mapping[str, Any]) -> int:
         doc = self._claim(self.calls, candidate)
         if doc is None:
@@ -281,8 +301,10 @@ class Dispatcher:
             signing.HEADER: signing.sign(hook["secret"], body, int(time.time())),
         }
         started = time.perf_counter()
-        status_code, error = None, None
+        status_code, error = None, self._refused(hook["url"])
         try:
+            if error:
+                raise _Refused(error)
             response = self.http.post(hook["url"], data=body, headers=headers, allow_redirects=False, stream=True,
                                       timeout=self.settings.webhook_timeout_seconds)
             status_code = response.status_code
@@ -293,6 +315,8 @@ class Dispatcher:
             error = f"no answer within {self.settings.webhook_timeout_seconds:g} s"
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
+        except _Refused:
+            pass
         duration = (time.perf_counter() - started) * 1000
         now = self.clock()
         if error is None:

@@ -5,11 +5,12 @@ rules of sending: retries and their backoff, when a day's digest is due, what a 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from shared.errors import N_, DomainError
@@ -256,11 +257,17 @@ def webhook_category(event_type: str) -> str:
     return ACCOUNT if event_type.startswith("cocreate.person.") else BRANCH_ACTIVITY
 
 
-def check_webhook_url(url: str) -> str:
-    """An absolute http(s) URL with a host, no credentials (they would sit in logs) and no fragment."""
+def check_webhook_url(url: str, *, allow_private: bool = False) -> str:
+    """An absolute http(s) URL with a host, no credentials (they would sit in logs) and no fragment; unless
+    `allow_private`, not a host that names a non-public address itself (an IP literal, localhost). Names
+    that resolve to one are refused when called (`non_public`)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DomainError(N_("A webhook URL is an absolute http:// or https:// URL."), "url")
+    host = parts.hostname
+    if not allow_private and (host == "localhost" or host.endswith(".localhost") or non_public([host])):
+        raise DomainError(N_("A webhook URL must reach a public address, not this platform's own network."),
+                          "url")
     if parts.username or parts.password:
         raise DomainError(N_("Put no credentials in a webhook URL: verify our signature instead."), "url")
     if parts.fragment:
@@ -268,6 +275,20 @@ def check_webhook_url(url: str) -> str:
     if len(url) > MAX_URL:
         raise DomainError(f"A webhook URL has at most {MAX_URL} characters.", "url")
     return url
+
+
+def non_public(addresses: Iterable[str]) -> str | None:
+    """The first of these addresses (IP literals; anything else is skipped) that is not a public internet
+    address: loopback, private, link-local, multicast, reserved, unspecified."""
+    for address in addresses:
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            continue
+        ip = ip.ipv4_mapped or ip if isinstance(ip, ipaddress.IPv6Address) else ip
+        if not ip.is_global or ip.is_multicast:
+            return str(ip)
+    return None
 
 
 def new_webhook_id() -> str:

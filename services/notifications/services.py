@@ -371,11 +371,12 @@ def webhooks(s: Notifications, actor: Actor, *, after: str | None, limit: int) -
 
 
 def create_webhook(s: Notifications, actor: Actor, *, url: str, event_types: list[str], description: str = "",
-                   active: bool = True) -> dict:
-    """Subscribe a URL to event types; the answer holds the signing secret, which is never shown again."""
+                   active: bool = True, allow_private: bool = False) -> dict:
+    """Subscribe a URL to event types; the answer holds the signing secret, which is never shown again.
+    `allow_private`: the deployment lets webhooks reach non-public addresses (development)."""
     principal = webhook_admin(actor)
     now = _now()
-    doc = {"_id": domain.new_webhook_id(), "url": domain.check_webhook_url(url),
+    doc = {"_id": domain.new_webhook_id(), "url": domain.check_webhook_url(url, allow_private=allow_private),
            "event_types": sorted(set(event_types)), "description": description, "active": active,
            "secret": domain.new_secret(), "created_by": principal.id, "created_at": now}
     s.webhooks.add(doc)
@@ -387,14 +388,14 @@ def get_webhook(s: Notifications, actor: Actor, webhook_id: str) -> dict:
 
 
 def change_webhook(s: Notifications, actor: Actor, webhook_id: str, *, rotate_secret: bool = False,
-                   **changes: Any) -> dict:
+                   allow_private: bool = False, **changes: Any) -> dict:
     """Change a subscription's URL, event types, description or whether it is active; `rotate_secret` makes a
     new secret (shown in this answer only; deliveries are signed with it from now on)."""
     principal = webhook_admin(actor)
     _webhook(s, principal, webhook_id)
     fields: dict[str, Any] = {"updated_at": _now()}
     if "url" in changes:
-        fields["url"] = domain.check_webhook_url(changes["url"])
+        fields["url"] = domain.check_webhook_url(changes["url"], allow_private=allow_private)
     if "event_types" in changes:
         fields["event_types"] = sorted(set(changes["event_types"]))
     fields.update({name: changes[name] for name in ("description", "active") if name in changes})

@@ -17,7 +17,7 @@ from services.notifications import domain, schemas, services
 from services.notifications.api import store
 from shared.auth import AuthError, Forbidden
 from shared.errors import Conflict, DomainError, NotFound
-from shared.web import actor, current_principal
+from shared.web import actor, current_principal, settings
 from shared.web.frame import SIGN_IN_URL
 from shared.web.i18n import current_language
 
@@ -215,7 +215,8 @@ def webhooks():
     form = {"url": request.form.get("url", "").strip(), "description": request.form.get("description", "").strip(),
             "event_types": request.form.getlist("event_types")}
     try:
-        created = services.create_webhook(store(), actor(), **schemas.WebhookInSchema().load(form))
+        created = services.create_webhook(store(), actor(), allow_private=settings().webhook_allow_private,
+                                          **schemas.WebhookInSchema().load(form))
     except tuple(STATUS_OF) as exc:
         message, status = refusal(exc)
         return _webhooks_page(form, message, status=status)

@@ -133,7 +133,7 @@ def notifications_app(infra, keys):
     from conftest import _created_dbs
 
     settings = load_settings("notifications", kafka_bootstrap_servers=(infra["kafka"],), mongo_url=infra["mongo"],
-                             mongo_db=f"t_notifications_{uuid.uuid4().hex[:8]}",
+                             mongo_db=f"t_notifications_{uuid.uuid4().hex[:8]}", webhook_allow_private=True,
                              jwt_public_key_file=str(keys["public"]), jwt_private_key_file=str(keys["private"]))
     _created_dbs.append((settings.mongo_url, settings.mongo_db))
     app = create_app(settings)

@@ -24,7 +24,8 @@ def start_delivery(settings, smtp_port: int, log: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), MONGO_URL=settings.mongo_url, MONGO_DB=settings.mongo_db,
                SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), SMTP_USER=SMTP_USER, SMTP_PASSWORD=SMTP_PASSWORD,
                DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS), DELIVERY_POLL_SECONDS="0.05",
-               DELIVERY_BACKOFF_SECONDS="0.05", WEBHOOK_TIMEOUT_SECONDS="5", LOG_LEVEL="WARNING")
+               DELIVERY_BACKOFF_SECONDS="0.05", WEBHOOK_TIMEOUT_SECONDS="5", LOG_LEVEL="WARNING",
+               WEBHOOK_ALLOW_PRIVATE="true")  # the test's receiver is on this machine
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "services.notifications.delivery"], cwd=ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)

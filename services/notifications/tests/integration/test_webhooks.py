@@ -229,3 +229,25 @@ def test_erasure_stops_what_is_still_to_be_sent_about_the_person_and_the_erasure
     replay = org.api.call("POST", f"/webhooks/{hook['id']}/deliveries/{records[sent.id]['_id']}/replay",
                           org.tokens["admin"])
     assert replay.status_code == 409
+
+
+def test_webhooks_to_the_platforms_own_network_are_refused_unless_the_deployment_allows_them(
+        org, hooks, receiver, dispatcher):
+    from services.notifications import services
+    from services.notifications.services import Notifications
+    from shared.auth import Actor
+    from shared.errors import DomainError
+
+    admin = Actor(Principal(id=org.ids["admin"], roles=frozenset({"org_admin"})))
+    for url in ("http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.1.2.3/hook",
+                "http://169.254.169.254/latest/meta-data", "http://[::1]/hook", "http://[::ffff:192.168.0.1]/x"):
+        with pytest.raises(DomainError, match="public address"):
+            services.create_webhook(Notifications.of(org.db), admin, url=url, event_types=[STATUS_CHANGED])
+    # allowed here (the tests' receiver is local); the delivery loop of a deployment that does not allow
+    # them resolves the host before each call and makes none
+    hook = hooks(receiver.url.replace("127.0.0.1", "localhost"))
+    org.move(org.idea("p1"), "under_review")
+    dispatcher(webhook_allow_private=False, delivery_max_attempts=1).drain()
+    [dead] = log_of(org, hook)
+    assert dead["status"] == "dead" and receiver.accepted == []
+    assert dead["log"][0]["error"].startswith("refused: localhost is ") and "not a public address" in dead["log"][0]["error"]

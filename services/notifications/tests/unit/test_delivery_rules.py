@@ -125,3 +125,29 @@ def test_an_english_digest_lists_each_notification_with_its_link():
     assert "Your summary for November 30, 2026" in text
     assert text.index("News about your idea") < text.index("A new comment on your idea")
     assert '<html lang="en" dir="ltr">' in html and html.count('href="https://cocreate.example/ideas/id_1"') == 2
+
+
+@pytest.mark.parametrize("addresses, found", [
+    (["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"], None),
+    (["93.184.216.34", "127.0.0.1"], "127.0.0.1"),
+    (["10.0.0.7"], "10.0.0.7"),
+    (["172.16.5.4"], "172.16.5.4"),
+    (["192.168.1.1"], "192.168.1.1"),
+    (["169.254.169.254"], "169.254.169.254"),
+    (["::1"], "::1"),
+    (["fe80::1%eth0"], "fe80::1"),
+    (["::ffff:10.0.0.1"], "10.0.0.1"),
+    (["0.0.0.0"], "0.0.0.0"),
+    (["224.0.0.1"], "224.0.0.1"),
+    (["example.org"], None),
+])
+def test_non_public_addresses_are_found(addresses, found):
+    assert domain.non_public(addresses) == found
+
+
+def test_a_webhook_url_naming_a_non_public_host_is_refused_unless_allowed():
+    for url in ("http://localhost:9000/x", "https://api.localhost/x", "http://127.0.0.1/x", "http://[fd00::1]/x"):
+        with pytest.raises(DomainError, match="public address"):
+            domain.check_webhook_url(url)
+        assert domain.check_webhook_url(url, allow_private=True) == url
+    assert domain.check_webhook_url("https://crm.example.org/hooks") == "https://crm.example.org/hooks"
