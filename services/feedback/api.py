@@ -1,11 +1,12 @@
 """The feedback service's JSON API: thin routes that hand plain data to the use cases."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 
 from services.feedback import schemas as s
 from services.feedback import services
+from services.feedback.exports import lines as csv_lines
 from services.feedback.insights import UNKNOWN, Filter
 from shared.web import Blueprint, actor, current_principal, db
 
@@ -41,6 +42,12 @@ def _months(args: dict) -> list[str]:
 
 def _filter_arg(value):
     return None if value is None else "-" if value == UNKNOWN else value
+
+
+def _filter_of(args: dict) -> Filter:
+    return Filter(age_group=_filter_arg(args.get("age_group")),
+                  population_group=_filter_arg(args.get("population_group")), channel=args.get("channel"),
+                  program=_filter_arg(args.get("program")))
 
 
 # --- surveys -----------------------------------------------------------------------------------------------
@@ -209,11 +216,8 @@ class Satisfaction(MethodView):
     def get(self, args):
         """CSAT, NPS, quick ratings and outcome answers for a scope, months and segment filter (`unknown`: not
         given), optionally in rows `by` a dimension; cells with fewer than 5 people are only `suppressed`."""
-        flt = Filter(age_group=_filter_arg(args.get("age_group")),
-                     population_group=_filter_arg(args.get("population_group")), channel=args.get("channel"),
-                     program=_filter_arg(args.get("program")))
-        return services.satisfaction(store(), actor(), scope=args["scope"], months=_months(args), flt=flt,
-                                     by=args.get("by"))
+        return services.satisfaction(store(), actor(), scope=args["scope"], months=_months(args),
+                                     flt=_filter_of(args), by=args.get("by"))
 
 
 @insights.route("/ideas")
@@ -239,4 +243,40 @@ class Outcomes(MethodView):
                                  months=_months(args))
 
 
-blueprints = [surveys, feedback, responses, insights]
+# --- exports ---------------------------------------------------------------------------------------------
+
+exports = Blueprint("exports", __name__, url_prefix="/exports",
+                    description="CSV, streamed, with the privacy threshold of the pages and the API")
+
+
+def _csv(name: str, header, rows) -> Response:
+    return Response(stream_with_context(csv_lines(header, rows)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@exports.route("/surveys/<survey_id>/responses.csv")
+class ResponsesCsv(MethodView):
+    @exports.doc(security=BEARER)
+    @exports.response(200, description="One row per response; no rows under 5 respondents; an age and "
+                                       "population group only where 5 or more respondents share them",
+                      content_type="text/csv")
+    def get(self, survey_id):
+        """A survey's responses (staff of its branch), streamed from the store."""
+        header, rows = services.export_responses(store(), actor(), survey_id)
+        return _csv(f"responses-{survey_id}", header, rows)
+
+
+@exports.route("/satisfaction.csv")
+class SatisfactionCsv(MethodView):
+    @exports.doc(security=BEARER)
+    @exports.arguments(s.SatisfactionArgsSchema, location="query")
+    @exports.response(200, description="The satisfaction view as a table (the totals, then a row per value)",
+                      content_type="text/csv")
+    def get(self, args):
+        """The satisfaction insights of /insights/satisfaction as CSV: the same cells, hidden the same way."""
+        header, rows = services.export_satisfaction(store(), actor(), scope=args["scope"], months=_months(args),
+                                                    flt=_filter_of(args), by=args.get("by"))
+        return _csv("satisfaction", header, rows)
+
+
+blueprints = [surveys, feedback, responses, insights, exports]

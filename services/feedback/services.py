@@ -6,11 +6,11 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from pymongo.database import Database
 
-from services.feedback import SERVICE, domain, insights
+from services.feedback import SERVICE, domain, exports, insights
 from services.feedback.domain import OUTCOME, QUICK, now
 from services.feedback.insights import Filter, Segment
 from services.feedback.repository import (CubeCache, IdeasReadModel, Insights, Invites, Participation, People,
@@ -23,6 +23,7 @@ from shared.events import Event, Recorded, envelop_all
 log = logging.getLogger(__name__)
 IDEA_STATUSES = ("submitted", "under_review", "planned", "in_progress", "implemented", "declined", "merged")
 LEAD_TIMES = ("first_response", "planned", "implemented")
+EXPORT_BATCH = 1000  # responses read per round trip while an export streams
 MAX_LEAD_DAYS = 366  # longer lead times are kept in the last bucket ("366 days or more")
 
 
@@ -200,6 +201,23 @@ def survey_results(s: Feedback, actor: Actor, survey_id: str) -> dict:
     _require_manager(actor, doc.get("branch_id"))
     results = insights.results_figures(s.insights.survey_results(survey_id), doc["questions"])
     return dict(results, survey_id=survey_id, threshold=insights.THRESHOLD)
+
+
+def export_responses(s: Feedback, actor: Actor, survey_id: str) -> tuple[list[str], Iterator[list]]:
+    """A survey's responses as a table, for staff of its branch, read from the store as they are written out
+    (exports.response_table: the privacy threshold, and nobody named)."""
+    doc = _survey_doc(s, actor, survey_id)
+    _require_manager(actor, doc.get("branch_id"))
+    return exports.response_table(
+        doc["questions"], s.responses.of_survey(survey_id, {"segment": 1}).batch_size(EXPORT_BATCH),
+        s.responses.of_survey(survey_id, {"segment": 1, "answers": 1, "submitted_at": 1}).batch_size(EXPORT_BATCH))
+
+
+def export_satisfaction(s: Feedback, actor: Actor, *, scope: str, months: list[str], flt: Filter,
+                        by: str | None = None) -> tuple[list[str], list[list]]:
+    """The satisfaction view as a table: the same cells, hidden the same way (exports.insight_table)."""
+    found = satisfaction(s, actor, scope=scope, months=months, flt=flt, by=by)
+    return exports.insight_table(by, found["totals"], found["rows"])
 
 
 # --- responses -----------------------------------------------------------------------------------------
