@@ -2,7 +2,9 @@
 (started by `make test` / `make infra-up`). A missing broker or store fails the test, it never skips."""
 from __future__ import annotations
 
+import html
 import os
+import re
 import socket
 import uuid
 from pathlib import Path
@@ -149,6 +151,69 @@ def consumer_at_end(make_settings):
             consumer.close()
         except Exception:
             pass
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package: the browser download of test tools does not work here
+# Needed on this kind of machine (a container without a sandbox, a GPU or a way out to Google's services).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Real Chromium through Playwright, for the browser tests (services' own and tests/browser/)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make install` (Debian's chromium package)", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class PageVisitor:
+    """A browser of one signed-in person (or of nobody) on one service's pages, through Flask's test client: their
+    session cookie, a language, and the CSRF token every page of the frame carries (read from `csrf_page`)."""
+
+    CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+    def __init__(self, app, prefix: str, token: str | None, lang: str = "en", csrf_page: str = "/"):
+        self.client = app.test_client()
+        self.prefix, self.csrf_page = prefix, csrf_page
+        if token:
+            self.client.set_cookie("cocreate_session", token)
+        self.client.set_cookie("cocreate_lang", lang)
+        self._csrf = None
+
+    def get(self, path: str):
+        return self.client.get(f"{self.prefix}{path}")
+
+    def page(self, path: str, status: int = 200) -> str:
+        response = self.get(path)
+        assert response.status_code == status, response.get_data(as_text=True)[:3000]
+        return response.get_data(as_text=True)
+
+    def csrf(self) -> str:
+        if self._csrf is None:
+            self._csrf = self.CSRF.search(self.page(self.csrf_page)).group(1)
+        return self._csrf
+
+    def post(self, path: str, data: dict | None = None, csrf: bool = True):
+        data = dict(data or {})
+        if csrf:
+            data["csrf_token"] = self.csrf()
+        return self.client.post(f"{self.prefix}{path}", data=data)
+
+
+def text_of(page: str) -> str:
+    """A page's text, without tags, unescaped, spaces collapsed (what a reader sees)."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def direction(page: str) -> tuple[str, str]:
+    """(lang, dir) of a page's <html>."""
+    return re.search(r'<html lang="(\w+)" dir="(\w+)">', page).groups()
 
 
 class ApiClient:

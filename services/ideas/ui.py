@@ -10,8 +10,6 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import wraps
-from urllib.parse import urlencode
 
 import marshmallow as ma
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
@@ -27,7 +25,7 @@ from shared.auth import STAFF_ROLES, AuthError, Forbidden, Principal
 from shared.errors import Conflict, DomainError, NotFound
 from shared.readmodels import BRANCHES
 from shared.web import actor, current_principal, db
-from shared.web.frame import SIGN_IN_URL
+from shared.web.pages import signed_in
 from shared.web.i18n import current_language
 
 log = logging.getLogger(__name__)
@@ -198,15 +196,6 @@ def _principal() -> Principal | None:
 
 # --- who may see what ---------------------------------------------------------------------------------
 
-def signed_in(view):
-    """Pages for signed-in people: others go to the directory's sign-in and come back here afterwards."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if current_principal() is None:
-            back = request.full_path.rstrip("?") if request.method == "GET" else "/"
-            return redirect(f"{SIGN_IN_URL}?{urlencode({'next': request.script_root + back})}")
-        return view(*args, **kwargs)
-    return wrapper
 
 
 def _message(title: str, text: str, status: int):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import wraps
-from urllib.parse import urlencode
 
 import marshmallow as ma
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -18,7 +17,7 @@ from services.notifications.api import store
 from shared.auth import AuthError, Forbidden
 from shared.errors import Conflict, DomainError, NotFound
 from shared.web import actor, current_principal, settings
-from shared.web.frame import SIGN_IN_URL
+from shared.web.pages import signed_in
 from shared.web.i18n import current_language
 
 pages = Blueprint("pages", __name__)
@@ -86,19 +85,6 @@ def labels():
             "viewer_is_admin": bool(principal and principal.is_org_admin)}
 
 
-def signed_in(view):
-    """Pages for signed-in people: others go to the directory's sign-in and come back here afterwards."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        try:
-            principal = current_principal()
-        except AuthError:
-            principal = None
-        if principal is None:
-            back = request.full_path.rstrip("?") if request.method == "GET" else "/notifications/"
-            return redirect(f"{SIGN_IN_URL}?{urlencode({'next': request.script_root + back})}")
-        return view(*args, **kwargs)
-    return wrapper
 
 
 def _message(title: str, text: str, status: int):

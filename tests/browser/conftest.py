@@ -22,10 +22,6 @@ STACK_ENV = {
     "WORKER_METRICS_BASE_PORT": "19101",
     "COCREATE_STACK_DIR": str(VAR / "browser-stack"),
 }
-CHROMIUM = "/usr/bin/chromium"
-# Needed on this kind of machine (a container without a sandbox, a GPU or a way out to Google's services).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -42,18 +38,6 @@ def platform(infra) -> str:
         pytest.fail(f"the platform did not start:\n{up.stdout}\n{up.stderr}", pytrace=False)
     yield f"http://127.0.0.1:{EDGE_PORT}"
     _stack("down", timeout=120)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"no Chromium at {CHROMIUM}: run `make install` (Debian's chromium package)", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -10,36 +10,13 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from conftest import PageVisitor, direction, text_of
 
 NOTIFICATIONS = Path(__file__).resolve().parents[2]
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-class Visitor:
-    """A browser of one signed-in person: their session cookie, a language, and the CSRF token pages give."""
-
-    def __init__(self, app, token: str | None, lang: str = "en"):
-        self.client = app.test_client()
-        if token:
-            self.client.set_cookie("cocreate_session", token)
-        self.client.set_cookie("cocreate_lang", lang)
-        self._csrf = None
-
-    def page(self, path: str, status: int = 200) -> str:
-        response = self.client.get(f"/notifications{path}")
-        assert response.status_code == status, response.get_data(as_text=True)[:2000]
-        return response.get_data(as_text=True)
-
-    def csrf(self) -> str:
-        if self._csrf is None:
-            self._csrf = CSRF.search(self.page("/preferences")).group(1)
-        return self._csrf
-
-    def post(self, path: str, data: dict | None = None, csrf: bool = True):
-        data = dict(data or {})
-        if csrf:
-            data["csrf_token"] = self.csrf()
-        return self.client.post(f"/notifications{path}", data=data)
+def Visitor(app, token: str | None, lang: str = "en") -> PageVisitor:  # noqa: N802 (reads as the class it makes)
+    return PageVisitor(app, "/notifications", token, lang, csrf_page="/preferences")
 
 
 @pytest.fixture
@@ -52,12 +29,6 @@ def visit(notifications_app, org):
     return make
 
 
-def text_of(page: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
-
-
-def direction(page: str) -> tuple[str, str]:
-    return re.search(r'<html lang="(\w+)" dir="(\w+)">', page).groups()
 
 
 def unread(org, who: str) -> int:
