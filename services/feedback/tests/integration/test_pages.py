@@ -1,0 +1,335 @@
+"""The feedback pages through the Flask client, against the real store: staff build a survey in the builder
+(bad input refused field by field, nothing made), open it, and see its walk-in link, its QR code and its results
+under the privacy threshold; participants are refused the staff pages, read the questions behind the walk-in link,
+answer once (after signing in) and give quick feedback; the branch dashboard hides every cell behind fewer than 5
+people. Last, in real Chromium on a live server, the whole round in Hebrew and in English."""
+from __future__ import annotations
+
+import re
+import threading
+from datetime import date, timedelta
+
+import pytest
+from conftest import PageVisitor, direction, text_of
+
+
+
+def Visitor(app, token: str | None, lang: str = "en") -> PageVisitor:  # noqa: N802 (reads as the class it makes)
+    return PageVisitor(app, "/feedback", token, lang, csrf_page="/")
+
+
+@pytest.fixture
+def visit(feedback_app, org):
+    app, _ = feedback_app
+
+    def make(who: str | None, lang: str = "en") -> Visitor:
+        return Visitor(app, org.tokens[who] if who else None, lang)
+
+    return make
+
+
+
+
+def in_days(days: int) -> str:
+    return (date.today() + timedelta(days=days)).isoformat()
+
+
+def builder_form(org, **changes) -> dict:
+    form = {"title_he": "איך הייתה הסדנה?", "title_en": "How was the workshop?", "branch_id": org.a,
+            "closes_at": in_days(20), "anonymous": "no",
+            "q1.type": "csat", "q1.he": "כמה הייתם מרוצים?", "q1.en": "How satisfied were you?",
+            "q2.type": "nps", "q2.he": "האם תמליצו עלינו?", "q2.en": "Would you recommend us?",
+            "q3.type": "single", "q3.he": "איך שמעתם עלינו?", "q3.en": "How did you hear of us?",
+            "q3.options_he": "חברים\nפייסבוק\nבסניף", "q3.options_en": "Friends\nFacebook\nAt the branch",
+            "q4.type": "text", "q4.he": "משהו נוסף?", "q4.en": "Anything else?", "q4.optional": "1",
+            "q5.type": "csat", "q5.he": "", "q5.en": ""}
+    form.update(changes)
+    return form
+
+
+def surveys_of(org, branch_id: str) -> list[dict]:
+    return list(org.db["surveys"].find({"branch_id": branch_id}))
+
+
+def survey_id_of(response) -> str:
+    return re.search(r"/feedback/surveys/(sv_[0-9a-f]+)", response.headers["Location"]).group(1)
+
+
+# --- the builder ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang, dir_, heading", [("he", "rtl", "סקר חדש"), ("en", "ltr", "New survey")])
+def test_staff_build_a_survey_in_the_builder_open_it_and_see_its_link_and_qr_code(org, visit, lang, dir_,
+                                                                                  heading):
+    staff = visit("staff_a", lang)
+    page = staff.page("/surveys/new")
+    assert direction(page) == (lang, dir_) and heading in text_of(page)
+    for field in ("title-he", "title-en", "branch_id", "closes_at", "q1-type", "q1-he", "q1-en", "q5-options_en"):
+        assert f'<label for="{field}">' in page, field  # every control has its label
+    response = staff.post("/surveys/new", builder_form(org))
+    assert response.status_code == 303
+    survey_id = survey_id_of(response)
+    made = org.api.ok("GET", f"/surveys/{survey_id}", org.tokens["staff_a"])
+    assert made["status"] == "draft" and made["branch_id"] == org.a and made["anonymous"] is False
+    assert [q["type"] for q in made["questions"]] == ["csat", "nps", "single", "text"]
+    assert [o["text"]["en"] for o in made["questions"][2]["options"]] == ["Friends", "Facebook", "At the branch"]
+    assert made["questions"][3]["required"] is False and made["title"]["he"] == "איך הייתה הסדנה?"
+
+    assert staff.post(f"/surveys/{survey_id}/open").status_code == 303
+    assert org.api.ok("GET", f"/surveys/{survey_id}", org.tokens["staff_a"])["status"] == "open"
+    page = staff.page(f"/surveys/{survey_id}?done=opened")
+    assert f'href="/feedback/s/{made["public_token"]}"' in page
+    qr = re.search(r'<figure class="qr" id="qr">\s*<svg [^>]*role="img"[^>]*>.*?</svg>', page, re.S)
+    assert qr and "<path" in qr.group(0) and "href" not in qr.group(0)  # drawn inline, nothing fetched
+    assert ("הסקר פתוח" if lang == "he" else "The survey is open") in text_of(page)
+    assert staff.post(f"/surveys/{survey_id}/close").status_code == 303
+    assert org.api.ok("GET", f"/surveys/{survey_id}", org.tokens["staff_a"])["status"] == "closed"
+
+
+@pytest.mark.parametrize("lang, summary, title_message", [
+    ("he", "תקנו את השדות האלה:", "כתבו את הכותרת בעברית ובאנגלית"),
+    ("en", "Fix these fields:", "Give the title in Hebrew and in English")])
+def test_bad_builder_input_is_refused_field_by_field_and_nothing_is_made(org, visit, lang, summary, title_message):
+    before = len(surveys_of(org, org.a))
+    form = builder_form(org, title_en="", closes_at="not a date", **{"q3.options_en": "Friends"})
+    response = visit("staff_a", lang).post("/surveys/new", form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert summary in text_of(page) and title_message in text_of(page)
+    for field in ("title-en", "closes_at", "q3-options"):
+        assert f'id="{field}-error"' in page, field
+    assert re.search(r'id="title-en"[^>]*aria-invalid="true"', page)
+    assert 'value="איך הייתה הסדנה?"' in page and "חברים\nפייסבוק" in page  # what was written stays
+    assert len(surveys_of(org, org.a)) == before
+
+
+def test_a_closing_date_in_the_past_is_the_use_cases_refusal_said_on_the_page(org, visit):
+    response = visit("staff_a", "he").post("/surveys/new", builder_form(org, closes_at=in_days(-3)))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "סקר נסגר אחרי שהוא נפתח." in text_of(page)
+    assert re.search(r'id="closes_at-error">סקר נסגר אחרי שהוא נפתח.<', page)
+    assert not surveys_of(org, org.a)
+
+
+def test_staff_may_not_build_a_survey_for_another_branch(org, visit):
+    response = visit("staff_a").post("/surveys/new", builder_form(org, branch_id=org.b))
+    assert response.status_code == 403 and "Only staff of the branch may do this." in response.get_data(as_text=True)
+    assert not surveys_of(org, org.b)
+
+
+def test_a_participant_is_refused_the_builder_and_the_staff_survey_page(org, visit):
+    made = org.survey()
+    participant = visit("p1")
+    assert "Only the staff of the branch see this page." in participant.page("/surveys/new", 403)
+    assert participant.post("/surveys/new", builder_form(org)).status_code == 403
+    assert "Only the staff of the branch see this page." in participant.page(f"/surveys/{made['id']}", 403)
+    assert participant.post(f"/surveys/{made['id']}/close").status_code == 403
+    assert "/feedback/surveys/new" not in participant.page("/")
+    assert visit("staff_b").page(f"/surveys/{made['id']}", 403)
+    assert visit("p1").page("/dashboard", 403)
+
+
+# --- the walk-in link ------------------------------------------------------------------------------------
+
+def token_of(org, survey_id: str) -> str:
+    return org.api.ok("GET", f"/surveys/{survey_id}", org.tokens["staff_a"])["public_token"]
+
+
+@pytest.mark.parametrize("lang, dir_, question", [("he", "rtl", "כמה היית מרוצה?"),
+                                                  ("en", "ltr", "How satisfied were you?")])
+def test_the_public_page_shows_the_questions_to_anyone_and_answering_needs_a_sign_in(org, visit, lang, dir_,
+                                                                                    question):
+    made = org.survey()
+    token = token_of(org, made["id"])
+    anyone = visit(None, lang)
+    page = anyone.page(f"/s/{token}")
+    assert direction(page) == (lang, dir_) and question in text_of(page)
+    assert len(re.findall(r'type="radio" id="q1-\d"', page)) == 5
+    assert len(re.findall(r'type="radio" id="q2-\d+"', page)) == 11
+    assert '<textarea id="q3-text" name="q3"' in page
+    response = anyone.post(f"/s/{token}", {"q1": "4", "q2": "9"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/directory/signin?next=%2Ffeedback%2Fs%2F{token}"
+    assert org.api.ok("GET", f"/surveys/{made['id']}/results", org.tokens["staff_a"])["responses"] == 0
+    assert visit(None).page("/s/no-such-token", 404)
+
+
+def test_a_signed_in_participant_answers_once_and_a_second_answer_is_refused(org, visit):
+    made = org.survey()
+    token = token_of(org, made["id"])
+    participant = visit("p1", "he")
+    response = participant.post(f"/s/{token}", {"q1": "5", "q2": "10", "q3": "תודה רבה"})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/feedback/s/{token}/thanks")
+    assert "תודה" in participant.page(f"/s/{token}/thanks")
+    answered = org.api.ok("GET", f"/surveys/{made['id']}/responses", org.tokens["staff_a"])["items"]
+    assert [(a["question_id"], a["value"]) for a in answered[0]["answers"]] == [("q1", 5), ("q2", 10),
+                                                                                ("q3", "תודה רבה")]
+    again = participant.post(f"/s/{token}", {"q1": "1", "q2": "0"})
+    assert again.status_code == 409 and "כבר" in text_of(again.get_data(as_text=True))
+    assert visit("p1").post(f"/s/{token}", {"q1": "1", "q2": "0"}).status_code == 409
+    assert len(org.api.ok("GET", f"/surveys/{made['id']}/responses", org.tokens["staff_a"])["items"]) == 1
+
+
+def test_a_missing_answer_is_refused_on_the_page_and_what_was_chosen_stays(org, visit):
+    made = org.survey()
+    token = token_of(org, made["id"])
+    response = visit("p2", "he").post(f"/s/{token}", {"q1": "3"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "ענו על כל שאלה שחובה לענות עליה." in text_of(page)
+    assert re.search(r'id="q1-3"[^>]*checked', page)
+    assert org.api.ok("GET", f"/surveys/{made['id']}/results", org.tokens["staff_a"])["responses"] == 0
+
+
+# --- results and the dashboard, under the privacy threshold ---------------------------------------------------
+
+def test_the_survey_page_hides_results_under_5_respondents_and_shows_them_from_5(org, visit):
+    made = org.survey()
+    for who, rating in zip(("p1", "p2", "p3", "p4"), (5, 4, 4, 3)):
+        org.answer(who, made["id"], {"q1": rating, "q2": 9, "q3": f"Note from {who}"})
+    staff = visit("staff_a")
+    page = staff.page(f"/surveys/{made['id']}")
+    assert 'id="suppressed"' in page and "Note from" not in page and "Average" not in text_of(page)
+    org.answer("p5", made["id"], {"q1": 5, "q2": 6})
+    text = text_of(staff.page(f"/surveys/{made['id']}"))
+    assert "5 responses" in text and "Average: 4.2 / 5" in text and "Note from p3" in text
+    assert "Net promoter score: 60.0" in text  # 4 promoters, 1 detractor of 5
+
+
+@pytest.mark.parametrize("lang, fewer", [("he", "פחות מ־5 תגובות"), ("en", "Fewer than 5 responses")])
+def test_the_dashboard_hides_cells_under_5_people_and_shows_figures_from_5(org, visit, lang, fewer):
+    made = org.survey()
+    for who in ("p1", "p2", "p3", "p4"):
+        org.answer(who, made["id"], {"q1": 4, "q2": 9})
+    staff = visit("staff_a", lang)
+    page = staff.page(f"/dashboard?branch_id={org.a}")
+    age = re.search(r'<table id="by-age">.*?</table>', page, re.S).group(0)
+    assert fewer in text_of(age) and "4.0" not in text_of(age) and "4,0" not in text_of(age)
+    assert fewer in text_of(re.search(r'<dl class="bars" id="overall">.*?</dl>', page, re.S).group(0))
+
+    org.answer("p5", made["id"], {"q1": 5, "q2": 10})
+    page = staff.page(f"/dashboard?branch_id={org.a}")
+    age = text_of(re.search(r'<table id="by-age">.*?</table>', page, re.S).group(0))
+    assert "18–29 4.2 / 5 5" in age and fewer not in age
+    population = text_of(re.search(r'<table id="by-population">.*?</table>', page, re.S).group(0))
+    assert "families 4.2 / 5 5" in population
+    assert "4.2" in text_of(re.search(r'<dl class="bars" id="overall">.*?</dl>', page, re.S).group(0))
+    assert re.search(r'<dl class="bars" id="funnel">', page) and 'id="lead-times"' in page
+
+
+def test_staff_see_their_branchs_surveys_and_participants_the_ones_they_can_answer(org, visit):
+    opened = org.survey(title={"he": "סקר פתוח", "en": "An open survey"})
+    org.survey(open=False, title={"he": "טיוטה", "en": "A draft survey"})
+    staff = text_of(visit("staff_a").page("/"))
+    assert "An open survey" in staff and "A draft survey" in staff and "New survey" in staff
+    participant = visit("p1").page("/")
+    assert "An open survey" in text_of(participant) and "A draft survey" not in text_of(participant)
+    assert f'href="/feedback/s/{token_of(org, opened["id"])}"' in participant
+    assert "Tell us how your visit went" in visit(None).page("/") and "/directory/signin?next=" in visit(None).page("/")
+
+
+def test_quick_feedback_from_the_home_page_and_a_missing_rating_is_refused(org, visit):
+    participant = visit("p6", "he")
+    response = participant.post("/quick", {"rating": "4", "comment": "צוות נפלא"})
+    assert response.status_code == 303
+    assert "המשוב שלכם הגיע לצוות הסניף" in text_of(participant.client.get(response.headers["Location"])
+                                                   .get_data(as_text=True))
+    quick = org.api.ok("GET", "/feedback", org.tokens["staff_a"], query_string={"branch_id": org.a})["items"]
+    assert [(a["question_id"], a["value"]) for a in quick[0]["answers"]] == [("rating", 4), ("comment", "צוות נפלא")]
+    refused = participant.post("/quick", {"comment": "no rating"})
+    assert refused.status_code == 422 and "בחרו דירוג מ־1 עד 5." in text_of(refused.get_data(as_text=True))
+    assert len(org.api.ok("GET", "/feedback", org.tokens["staff_a"], query_string={"branch_id": org.a})["items"]) == 1
+
+
+def test_a_form_post_without_the_csrf_token_is_refused_before_anything_changes(org, visit):
+    response = visit("staff_a").post("/surveys/new", builder_form(org), csrf=False)
+    assert response.status_code == 403 and response.mimetype == "application/problem+json"
+    assert not surveys_of(org, org.a)
+
+
+# --- in real Chromium ------------------------------------------------------------------------------------
+
+PHONE = {"width": 360, "height": 740}
+SAY = {"he": {"title": "ערב הורים", "question": "כמה נהניתם?", "thanks": "תודה", "open": "פתיחת הסקר",
+              "save": "שמירת הטיוטה", "send": "שליחת התשובות", "age": "18–29"},
+       "en": {"title": "Parents' evening", "question": "How much did you enjoy it?", "thanks": "Thank you",
+              "open": "Open the survey", "save": "Save the draft", "send": "Send my answers", "age": "18–29"}}
+
+
+@pytest.fixture(scope="module")
+def live_server(feedback_app):
+    """The feedback app on a port of its own, in this process: the pages and the API, on the tests' store."""
+    from werkzeug.serving import make_server
+
+    app, _ = feedback_app
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def fits_the_screen(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang, viewport", [("he", PHONE), ("en", {"width": 1280, "height": 800})],
+                         ids=["he-phone", "en-desktop"])
+def test_in_chromium_staff_build_and_open_a_survey_a_participant_answers_it_and_staff_see_it_on_the_dashboard(
+        org, live_server, browser, lang, viewport):
+    from playwright.sync_api import expect
+
+    say = SAY[lang]
+
+    def person(who: str):
+        context = browser.new_context(base_url=live_server, viewport=viewport, locale="he-IL" if lang == "he"
+                                       else "en-US")
+        context.set_default_timeout(15_000)
+        context.add_cookies([{"name": "cocreate_session", "value": org.tokens[who], "url": live_server}])
+        return context, context.new_page()
+
+    staff_context, staff = person("staff_a")
+    participant_context, participant = person("p1")
+    try:
+        staff.goto(f"/feedback/surveys/new?lang={lang}")
+        assert staff.locator("html").get_attribute("dir") == ("rtl" if lang == "he" else "ltr")
+        staff.fill("#title-he", f"{SAY['he']['title']}")
+        staff.fill("#title-en", f"{SAY['en']['title']}")
+        staff.fill("#closes_at", in_days(14))
+        staff.select_option("#q1-type", "csat")
+        staff.fill("#q1-he", SAY["he"]["question"])
+        staff.fill("#q1-en", SAY["en"]["question"])
+        assert fits_the_screen(staff)
+        staff.get_by_role("button", name=say["save"]).focus()
+        staff.keyboard.press("Enter")  # the keyboard alone sends the form
+        staff.wait_for_url(re.compile(r"/feedback/surveys/sv_"))
+        staff.get_by_role("button", name=say["open"]).click()
+        expect(staff.locator("#notice")).to_be_visible()
+        expect(staff.locator("#qr svg")).to_be_visible()
+        link = staff.locator("#public-link").get_attribute("href")
+        assert link.startswith("/feedback/s/")
+        survey_id = re.search(r"/surveys/(sv_[0-9a-f]+)", staff.url).group(1)
+        for who, rating in (("p2", 5), ("p3", 4), ("p4", 4), ("p5", 5)):  # the others answer through the API
+            org.answer(who, survey_id, {"q1": rating})
+
+        participant.goto(f"{link}?lang={lang}")
+        assert participant.locator("html").get_attribute("dir") == ("rtl" if lang == "he" else "ltr")
+        expect(participant.get_by_text(say["question"])).to_be_visible()
+        participant.locator('label[for="q1-3"]').click()
+        participant.get_by_role("button", name=say["send"]).click()
+        participant.wait_for_url(re.compile(r"/thanks$"))
+        expect(participant.locator("h1")).to_have_text(say["thanks"])
+        assert fits_the_screen(participant)
+
+        staff.goto(f"/feedback/dashboard?branch_id={org.a}")
+        row = staff.locator("#by-age tbody tr").filter(has_text=say["age"])
+        expect(row).to_contain_text("4.2")  # (5 + 4 + 4 + 5 + 3) / 5
+        expect(row.locator("td").nth(1)).to_have_text("5")
+        assert staff.locator("html").get_attribute("dir") == ("rtl" if lang == "he" else "ltr")
+        assert fits_the_screen(staff)
+        staff.goto(f"/feedback/surveys/{survey_id}")
+        expect(staff.locator("#results ~ section")).to_contain_text("4.2")  # the survey's own results
+        expect(staff.locator("#suppressed")).to_have_count(0)
+    finally:
+        staff_context.close()
+        participant_context.close()
