@@ -1,9 +1,21 @@
-"""The feedback service's worker: `python -m services.feedback.worker` (outbox relay and consumer)."""
-from services.feedback import SERVICE
+"""The feedback service's worker: `python -m services.feedback.worker` (outbox relay and consumer), with its
+housekeeping beside them: once a minute it closes the open surveys whose closing date has passed (each with its
+survey.closed event) and counts any response a crash left uncounted. Both are safe in several workers at once:
+a survey closes once (its version is checked), a response is counted once (its claim)."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from services.feedback import SERVICE, services
 from services.feedback.handlers import handlers
 from services.feedback.repository import INDEXES, OUTBOX_COLLECTIONS
-from shared.config import load_settings
+from shared.config import Settings, load_settings
+from shared.mongo import database_for
 from shared.worker import WorkerSpec, run
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_SECONDS = 60
 
 
 def spec() -> WorkerSpec:
@@ -11,5 +23,32 @@ def spec() -> WorkerSpec:
                       indexes=INDEXES)
 
 
+def tidy(s: services.Feedback) -> dict[str, int]:
+    """One round of housekeeping; returns what it did."""
+    return {"surveys_closed": services.close_due(s), "responses_counted": services.count_pending(s)}
+
+
+def housekeep(settings: Settings, stop: threading.Event, every: float = HOUSEKEEPING_SECONDS) -> None:
+    s = services.Feedback.of(database_for(settings))
+    while not stop.wait(every):
+        try:
+            done = tidy(s)
+            if any(done.values()):
+                log.info("housekeeping", extra=done)
+        except Exception:  # the store away for a moment: the next round tries again
+            log.exception("housekeeping failed")
+
+
+def main() -> None:
+    worker = spec()
+    stop = threading.Event()
+    thread = threading.Thread(target=housekeep, args=(worker.settings, stop), name="housekeeping", daemon=True)
+    worker.on_start = thread.start
+    try:
+        run(worker)
+    finally:
+        stop.set()
+
+
 if __name__ == "__main__":
-    run(spec())
+    main()
