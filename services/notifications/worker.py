@@ -1,5 +1,5 @@
-"""The notifications service's worker: `python -m services.notifications.worker` (outbox relay, consumer, and the
-delivery loop that sends e-mails, digests and webhook calls)."""
+"""The notifications service's worker: `python -m services.notifications.worker` (outbox relay, consumer, the
+delivery loop that sends e-mails, digests and webhook calls, and the daily retention round)."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +10,7 @@ import threading
 from services.notifications import SERVICE
 from services.notifications.delivery import Dispatcher
 from services.notifications.handlers import handlers
+from services.notifications.maintenance import keep_retaining
 from services.notifications.repository import INDEXES, OUTBOX_COLLECTIONS
 from shared.config import load_settings
 from shared.mongo import database_for
@@ -38,7 +39,13 @@ def main() -> None:
                 os.kill(os.getpid(), signal.SIGTERM)
 
     thread = threading.Thread(target=deliver, name="delivery", daemon=True)
-    worker.on_start = thread.start
+    retention = threading.Thread(target=keep_retaining, args=(worker.settings, stop), name="retention", daemon=True)
+
+    def start() -> None:
+        thread.start()
+        retention.start()
+
+    worker.on_start = start
     try:
         run(worker)
     finally:
