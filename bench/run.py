@@ -1,7 +1,8 @@
 """`make bench`: run the benchmarks (all, or those named), write bench/results/*.json and docs/benchmarks.md.
 
 Usage: python -m bench.run [store kafka_throughput outbox_latency flask_ceiling ...]
-(ideas_votes compares itself with store and flask_ceiling of the same run: name them before it)"""
+(ideas_votes compares itself with store and flask_ceiling of the same run, feedback_dashboard with store: name
+them before it)"""
 from __future__ import annotations
 
 import importlib
@@ -11,7 +12,7 @@ from bench.common import drop_bench_databases
 from bench.report import write_report
 
 BENCHMARKS = ["store", "kafka_throughput", "outbox_latency", "flask_ceiling", "directory_import", "ideas_browse",
-              "ideas_votes", "notifications_fanout"]
+              "ideas_votes", "notifications_fanout", "feedback_dashboard"]
 
 
 def main(names: list[str]) -> None:
