@@ -15,11 +15,9 @@ import gc
 import heapq
 import itertools
 import math
-import re
 import sys
 import threading
 import time
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
@@ -27,6 +25,7 @@ from typing import Callable, Iterable
 from sortedcontainers import SortedKeyList, SortedList
 
 from services.ideas.repository import TICK_SECONDS, IdeaRepository, count_tick, tick
+from shared.text import HEBREW_PREFIXES, STOP, terms_of, words
 
 FACETS = ("branch", "region", "status", "tag", "age_group", "population_group", "author")
 SORTS = ("top", "newest", "trending", "updated")
@@ -47,29 +46,6 @@ COUNTS_REFRESH_SECONDS = 10
 SIMILAR_TERMS = 6  # the rarest words of a text that similarity looks up
 SIMILAR_MAX_POSTINGS = 2000  # on a big catalog, words in more ideas than this (and 2%) are not looked up
 PREFIX_FROM, PREFIX_TERMS = 2, 200  # a typed word's beginning is expanded from 2 letters, to 200 words at most
-NIQQUD = re.compile(r"[\u0591-\u05C7]")
-WORD = re.compile(r"\w+", re.UNICODE)
-FINALS = str.maketrans("ךםןףץ", "כמנפצ")
-HEBREW_PREFIXES = set("והבלמשכ")
-STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "for", "on", "at", "is", "be", "with", "we", "it",
-        "that", "this", "של", "את", "על", "עם", "גם", "לא", "זה", "זו", "או", "כי", "יש", "אין", "הוא", "היא"}
-
-
-def words(text: str) -> list[str]:
-    """Normalized words: lower case, no niqqud, Hebrew final letters as their regular forms."""
-    text = NIQQUD.sub("", unicodedata.normalize("NFC", text)).lower().translate(FINALS)
-    return [w for w in WORD.findall(text) if len(w) > 1 or not w.isascii()]
-
-
-def terms_of(text: str) -> set[str]:
-    """The index terms of a text: each word, and a Hebrew word without its one-letter prefix (ו, ה, ב, ל, מ,
-    ש, כ), so "בגינה" is found by "גינה"."""
-    terms = set()
-    for w in words(text):
-        terms.add(w)
-        if len(w) >= 4 and w[0] in HEBREW_PREFIXES:
-            terms.add(w[1:])
-    return terms
 
 
 @dataclass
