@@ -44,6 +44,10 @@ def _filter_arg(value):
     return None if value is None else "-" if value == UNKNOWN else value
 
 
+def _group_arg(value):
+    return None if value is None else UNKNOWN if value == s.UNKNOWN else value
+
+
 def _filter_of(args: dict) -> Filter:
     return Filter(age_group=_filter_arg(args.get("age_group")),
                   population_group=_filter_arg(args.get("population_group")), channel=args.get("channel"),
@@ -218,6 +222,20 @@ class Satisfaction(MethodView):
         given), optionally in rows `by` a dimension; cells with fewer than 5 people are only `suppressed`."""
         return services.satisfaction(store(), actor(), scope=args["scope"], months=_months(args),
                                      flt=_filter_of(args), by=args.get("by"))
+
+
+@insights.route("/themes")
+class Themes(MethodView):
+    @insights.doc(security=BEARER)
+    @insights.arguments(s.ThemesArgsSchema, location="query")
+    @insights.response(200, s.ThemesSchema)
+    def get(self, args):
+        """The top themes (keywords and two-word phrases in Hebrew and English) of the free text of a scope's
+        feedback, for everyone or one age or population group, with a per-month trend; a theme raised by fewer
+        than 5 distinct people is not listed."""
+        return services.themes(store(), actor(), scope=args["scope"], months=_months(args),
+                               age_group=_group_arg(args.get("age_group")),
+                               population_group=_group_arg(args.get("population_group")), limit=args["limit"])
 
 
 @insights.route("/ideas")

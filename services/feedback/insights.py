@@ -25,6 +25,10 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from shared.text import display as text_display
+from shared.text import keywords as text_keywords
+from shared.text import phrases as text_phrases
+
 THRESHOLD = 5  # a cell with fewer distinct people shows no figures and no free text
 UNKNOWN, ANY = "-", "*"
 SURVEY, QUICK, OUTCOME = "survey", "quick", "outcome"
@@ -456,3 +460,83 @@ def outcome_by(doc: Mapping | None, dimension: str) -> list[dict]:
         rows.append(row)
     suppress_complements(rows, ["outcomes"])
     return rows
+
+
+# --- themes from free text ---------------------------------------------------------------------------------
+# Per scope, month and group (`*` everyone, `a:<age group>`, `p:<population group>`) and term (a keyword or a
+# two-word phrase of shared/text.py), one small document `t|<scope>|<month>|<group>|<term>` in `themes`: `n`
+# responses that raised it and `k`, the hashed keys of the first 5 distinct people (a capped set: enough to
+# know "5 or more"). Read by the indexed equality `tl` (`<scope>|<month>|<group>`).
+
+MAX_TERMS = 8  # keywords and phrases a response adds (the first, in the order written): bounds its writes
+ALL = "*"
+
+
+def theme_terms(answers: Iterable[Mapping]) -> list[str]:
+    """The terms a response raises: the keywords of its text answers, then their two-word phrases, distinct,
+    at most MAX_TERMS (keywords first)."""
+    texts = [a["value"] for a in answers if a.get("type") == "text" and isinstance(a.get("value"), str)]
+    found: dict[str, None] = {}
+    for text in texts:
+        found.update(dict.fromkeys(text_keywords(text)))
+    for text in texts:
+        found.update(dict.fromkeys(text_phrases(text)))
+    return list(found)[:MAX_TERMS]
+
+
+def theme_groups(segment: Segment) -> list[str]:
+    return [ALL, f"a:{part(segment.age_group)}", f"p:{part(segment.population_group)}"]
+
+
+def theme_group(age_group: str | None, population_group: str | None) -> str:
+    """The group a themes view reads: everyone, one age group or one population group (`-`: not given)."""
+    if age_group is not None:
+        return f"a:{age_group}"
+    if population_group is not None:
+        return f"p:{population_group}"
+    return ALL
+
+
+def theme_list(scope: str, month: str, group: str) -> str:
+    return f"{scope}|{month}|{group}"
+
+
+def theme_id(scope: str, month: str, group: str, term: str) -> str:
+    return f"t|{theme_list(scope, month, group)}|{term}"
+
+
+def theme_fields(scope: str, month: str, group: str, term: str) -> dict:
+    return {"tl": theme_list(scope, month, group), "scope": scope, "month": month, "g": group, "term": term}
+
+
+def themes_view(docs_by_month: Mapping[str, list[Mapping]], months: list[str], limit: int) -> list[dict]:
+    """The top themes over months, each with its responses and a per-month trend. A theme is shown only when 5
+    or more distinct people raised it (the union of the months' capped sets: exact up to 5, as each month's set
+    is complete until it is full); a month of the trend only when 5 or more did that month (else `suppressed`;
+    and never exactly one hidden month, which the total would reveal)."""
+    terms: dict[str, dict] = {}
+    for month in months:
+        for doc in docs_by_month.get(month, ()):
+            entry = terms.setdefault(doc["term"], {"n": 0, "people": set(), "months": {}})
+            n, keys = max(0, doc.get("n", 0)), set(doc.get("k") or ())
+            entry["n"] += n
+            entry["people"].update(keys)
+            entry["months"][month] = (n, len(keys))
+    shown = [(term, e) for term, e in terms.items() if len(e["people"]) >= THRESHOLD and e["n"] > 0]
+    shown.sort(key=lambda te: (-te[1]["n"], te[0]))
+    out = []
+    for term, entry in shown[:limit]:
+        trend = []
+        for month in months:
+            n, people = entry["months"].get(month, (0, 0))
+            trend.append({"month": month, "suppressed": True} if 0 < people < THRESHOLD
+                         else {"month": month, "suppressed": False, "responses": n})
+        hidden = [c for c in trend if c["suppressed"]]
+        visible = [c for c in trend if not c["suppressed"] and c["responses"]]
+        if len(hidden) == 1 and visible:
+            smallest = min(visible, key=lambda c: (c["responses"], c["month"]))
+            smallest.pop("responses")
+            smallest["suppressed"] = True
+        out.append({"term": term, "label": text_display(term), "responses": entry["n"],
+                    "months": trend})
+    return out

@@ -4,7 +4,8 @@
   between them leaves figures short (never doubled). This recomputes every insights document from the facts:
   figures and survey results from the counted responses, people counters from their claims, the funnel and
   lead times from the ideas read model, participation from its claims, registered participants from the
-  people read model. Responses left uncounted are counted first, the normal way. Run it while the feedback
+  people read model, and the themes of the free text from the counted responses' text answers. Responses left
+  uncounted are counted first, the normal way. Run it while the feedback
   web and worker are stopped (or quiet): a response counted while it runs may be lost or counted twice.
 - `count-pending`: count the responses a crash left uncounted (the worker does it on each feedback.submitted).
 - `close-due`: close the open surveys whose closing date has passed (survey.closed); run it from cron.
@@ -19,7 +20,7 @@ from tqdm import tqdm
 
 from services.feedback import SERVICE, insights, services
 from services.feedback.insights import Segment
-from services.feedback.repository import INSIGHTS, PEOPLE, PEOPLE_CLAIMS
+from services.feedback.repository import INSIGHTS, PEOPLE, PEOPLE_CLAIMS, theme_key
 from services.feedback.services import Feedback
 from shared.config import load_settings
 from shared.mongo import database_for
@@ -51,12 +52,15 @@ def rebuild_insights(db: Database, progress: bool = False) -> dict[str, int]:
             for path, value in inc.items():
                 _add(doc, path, value)
 
-    projection = {"segment": 1, "kind": 1, "answers": 1, "survey_id": 1, "uncounted": 1}
+    themes: dict[str, dict] = {}
+    projection = {"segment": 1, "kind": 1, "answers": 1, "survey_id": 1, "uncounted": 1, "person_id": 1,
+                  "anonymous": 1}
     for doc in tqdm(s.responses.all(projection), disable=not progress, unit="response"):
         if doc.get("uncounted"):
             continue
         segment = Segment.of(doc["segment"])
         answers = doc.get("answers", [])
+        _add_themes(themes, segment, answers, theme_key(doc))
         figures = insights.figure_increments(doc["kind"], [(a["type"], a["value"]) for a in answers])
         for scope in insights.scopes_of(segment):
             add_updates(scope, segment.month, insights.figure_updates(segment, figures))
@@ -98,7 +102,22 @@ def rebuild_insights(db: Database, progress: bool = False) -> dict[str, int]:
     docs = list(found.values())
     for start in range(0, len(docs), 500):
         collection.insert_many(docs[start:start + 500], ordered=False)
-    return {kind: sum(1 for d in docs if d["kind"] == kind) for kind in KINDS}
+    s.insights.themes.replace_all(list(themes.values()))
+    return dict({kind: sum(1 for d in docs if d["kind"] == kind) for kind in KINDS}, themes=len(themes))
+
+
+def _add_themes(themes: dict[str, dict], segment: Segment, answers: list[dict], key: str) -> None:
+    """What counting a response adds to the theme documents (repository.Themes.add), in memory."""
+    terms = insights.theme_terms(answers)
+    for scope in insights.scopes_of(segment) if terms else ():
+        for group in insights.theme_groups(segment):
+            for term in terms:
+                doc_id = insights.theme_id(scope, segment.month, group, term)
+                doc = themes.setdefault(doc_id, {"_id": doc_id, **insights.theme_fields(
+                    scope, segment.month, group, term), "n": 0, "k": []})
+                doc["n"] += 1
+                if len(doc["k"]) < insights.THRESHOLD and key not in doc["k"]:
+                    doc["k"].append(key)
 
 
 def main(argv: list[str]) -> None:

@@ -12,6 +12,8 @@
 - `insight_people`, `participation_claims`: one tiny document per (scope, month, kind, pattern, person key):
   the unique insert that lets a people counter grow only for a person not seen there before. `segments`: a
   person's age and population group frozen for a month.
+- `themes`: one small document per (scope, month, group, term) of the free text's keywords and phrases:
+  responses that raised it and a capped set of the first 5 distinct people's hashed keys (insights.py).
 - `people`, `ideas`, `idea_members`, `invites`: read models of the directory's people and the ideas (members in
   64 chunks of id lists per idea; outcome survey invitations in 64 chunks per survey).
 """
@@ -40,7 +42,7 @@ from shared.readmodels import BRANCH_INDEXES, BRANCHES
 
 SURVEYS, RESPONSES, INSIGHTS, PEOPLE_CLAIMS = "surveys", "responses", "insights", "insight_people"
 PARTICIPATION, SEGMENTS, PEOPLE, IDEAS = "participation_claims", "segments", "people", "ideas"
-MEMBERS, INVITES = "idea_members", "invites"
+MEMBERS, INVITES, THEMES = "idea_members", "invites", "themes"
 OUTBOX_COLLECTIONS = [SURVEYS, RESPONSES]
 INDEXES = [
     *BRANCH_INDEXES,
@@ -60,6 +62,9 @@ INDEXES = [
     Index.on(PEOPLE, "kind"),
     Index.on(MEMBERS, "idea_id"),
     Index.on(INVITES, "survey_id"),
+    Index.on(THEMES, "tl"),
+    Index.on(THEMES, "k"),
+    Index.on(IDEAS, "branch_id"),
 ]
 DUPLICATE_KEY = 11000
 BULK = 5  # statements per update command (FerretDB holds a connection per statement; docs/store-backend.md)
@@ -75,6 +80,13 @@ def person_key(person_id: str) -> str:
     """The key a person is counted under in the insights: not their id, so counters and claims do not name
     anyone (it is a plain hash: whoever holds a person's id can recompute it, which an erasure accounts for)."""
     return _digest(f"cocreate-feedback|{person_id}")[:24]
+
+
+def theme_key(doc: Mapping) -> str:
+    """Whom a response's themes are counted under, hashed: its identified respondent's person key; the response
+    itself when anonymous (an anonymous answer's words are never stored with its person) or a walk-in's."""
+    who = person_key(doc["person_id"]) if doc.get("person_id") and not doc.get("anonymous") else f"r|{doc['_id']}"
+    return _digest(f"theme|{who}")[:16]
 
 
 def chunk_of(person_id: str) -> int:
@@ -306,6 +318,7 @@ class Insights:
         self.claims = db[PEOPLE_CLAIMS]
         self.responses = db[RESPONSES]
         self.cache = cache
+        self.themes = Themes(db, cache)
 
     # --- counting a response -----------------------------------------------------------------------------
     def count(self, doc: Mapping) -> bool:
@@ -313,7 +326,8 @@ class Insights:
         (one process wins it, and a redelivered event finds it done); then the people claims are inserted, and
         each document of each scope (summary, six pair tables, cube: insights.py) gets ONE $inc: the figures,
         and the people counters of the claims that were new; the survey's results come in the same round trips
-        (five statements each). A crash after the mark and before the $incs leaves figures short, never doubled:
+        (five statements each); then the themes of its free text (Themes.add). A crash after the mark and before
+        the $incs leaves figures short, never doubled:
         `maintenance rebuild-insights` recounts."""
         person_key_ = doc.get("pk") or (person_key(doc["person_id"]) if doc.get("person_id")
                                         else f"w{doc['_id']}")
@@ -347,6 +361,7 @@ class Insights:
                                  {"$inc": inc, "$setOnInsert": {"kind": "results", "survey_id": doc["survey_id"]}},
                                  upsert=True))
         bulk_update(self.collection, ops)
+        self.themes.add(scopes, month, insights.theme_groups(segment), insights.theme_terms(answers), theme_key(doc))
         return True
 
     # --- reading -----------------------------------------------------------------------------------------
@@ -400,6 +415,54 @@ class Insights:
 
     def forget_person(self, pk: str) -> None:
         self.claims.delete_many({"pk": pk})
+
+
+class Themes:
+    """Themes from free text (insights.py): per (scope, month, group, term) a small document with `n`, the
+    responses that raised it, and `k`, a capped set of the first 5 distinct people's hashed keys."""
+
+    def __init__(self, db: Database, cache: CubeCache | None = None):
+        self.collection = db[THEMES]
+        self.cache = cache
+
+    def add(self, scopes: Iterable[str], month: str, groups: Iterable[str], terms: Iterable[str], key: str) -> None:
+        """Two statements a document: the count (an upsert), then the person's key while the set holds fewer than
+        5 (`k.4` absent; `_id` is the indexed part of the filter). Ordered, in commands of five statements."""
+        ops = []
+        for scope in scopes:
+            for group in groups:
+                for term in terms:
+                    doc_id = insights.theme_id(scope, month, group, term)
+                    ops += [UpdateOne({"_id": doc_id}, {"$inc": {"n": 1}, "$setOnInsert": insights.theme_fields(
+                                scope, month, group, term)}, upsert=True),
+                            UpdateOne({"_id": doc_id, f"k.{insights.THRESHOLD - 1}": {"$exists": False}},
+                                      {"$addToSet": {"k": key}})]
+        for start in range(0, len(ops), BULK):
+            self.collection.bulk_write(ops[start:start + BULK], ordered=True)
+
+    def of(self, scope: str, month: str, group: str, at: datetime | None = None) -> list[dict]:
+        """A scope's terms of a month and group, by the indexed `tl`; closed months' from the process's cache."""
+        at = at or now()
+        list_id = insights.theme_list(scope, month, group)
+        cacheable = self.cache is not None and self.cache.usable_for(month, at)
+        if cacheable:
+            hit, docs = self.cache.get(f"themes|{list_id}")
+            if hit:
+                return docs or []
+        docs = list(self.collection.find({"tl": list_id}, {"term": 1, "n": 1, "k": 1}))
+        if cacheable:
+            self.cache.put(f"themes|{list_id}", docs)
+        return docs
+
+    def forget_person(self, person_id: str) -> None:
+        """An erased person's key leaves every set it is in (the counts stay)."""
+        key = theme_key({"person_id": person_id})
+        self.collection.update_many({"k": key}, {"$pullAll": {"k": [key]}})
+
+    def replace_all(self, docs: list[dict]) -> None:
+        self.collection.delete_many({})
+        for start in range(0, len(docs), 500):
+            self.collection.insert_many(docs[start:start + 500], ordered=False)
 
 
 class Participation:
@@ -466,6 +529,9 @@ class IdeasReadModel:
 
     def all(self) -> Iterator[dict]:
         return self.ideas.find({}).batch_size(2000)
+
+    def of_branch(self, branch_id: str) -> list[dict]:
+        return list(self.ideas.find({"branch_id": branch_id}))
 
     def join(self, idea_id: str, person_id: str, group: str) -> None:
         self.members.update_one({"_id": f"{idea_id}|{chunk_of(person_id):02d}"},

@@ -236,6 +236,35 @@ class SatisfactionArgsSchema(MonthsArgsSchema):
     by = ma.fields.String(validate=validate.OneOf(BY), metadata={"description": "rows by this dimension"})
 
 
+class ThemesArgsSchema(MonthsArgsSchema):
+    scope = Text(required=True, validate=validate.Regexp(SCOPE_PATTERN, error="org, branch:<id> or region:<id>."),
+                 metadata={"description": "org, branch:<id> or region:<id>"})
+    age_group = _filter_value(choices=AGE_GROUPS)
+    population_group = _filter_value(CODE_PATTERN)
+    limit = ma.fields.Integer(load_default=10, validate=validate.Range(1, 50))
+
+
+class ThemeMonthSchema(ma.Schema):
+    month = ma.fields.String(required=True)
+    suppressed = ma.fields.Boolean(required=True, metadata={"description": "1 to 4 people that month"})
+    responses = ma.fields.Integer()
+
+
+class ThemeSchema(ma.Schema):
+    term = ma.fields.String(required=True, metadata={"description": "normalized keyword or two-word phrase"})
+    label = ma.fields.String(required=True, metadata={"description": "as written (Hebrew final letters)"})
+    responses = ma.fields.Integer(required=True, metadata={"description": "responses that raised it"})
+    months = ma.fields.List(ma.fields.Nested(ThemeMonthSchema), required=True)
+
+
+class ThemesSchema(ma.Schema):
+    scope = ma.fields.String(required=True)
+    months = ma.fields.List(ma.fields.String(), required=True)
+    threshold = ma.fields.Integer(required=True)
+    filters = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(allow_none=True))
+    themes = ma.fields.List(ma.fields.Nested(ThemeSchema), required=True)
+
+
 class RatingSchema(ma.Schema):
     answers = ma.fields.Integer(required=True)
     average = ma.fields.Float(allow_none=True)

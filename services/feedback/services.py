@@ -517,6 +517,58 @@ def satisfaction(s: Feedback, actor: Actor, *, scope: str, months: list[str], fl
             "filters": {d: getattr(flt, d) for d in insights.DIMENSIONS}, "totals": totals, "rows": rows}
 
 
+def themes(s: Feedback, actor: Actor, *, scope: str, months: list[str], age_group: str | None = None,
+           population_group: str | None = None, limit: int = 10) -> dict:
+    """The top themes of the free text (keywords and two-word phrases) of a scope's feedback over months, for
+    everyone or one age or population group, each with its responses and per-month trend, from the theme
+    documents only (no scan); a theme behind fewer than 5 distinct people is not listed at all."""
+    key = _scope_of(actor, scope)
+    return dict(theme_figures(s, key, months, age_group, population_group, limit), scope=scope)
+
+
+def theme_figures(s: Feedback, key: str, months: list[str], age_group: str | None = None,
+                  population_group: str | None = None, limit: int = 10) -> dict:
+    if age_group is not None and population_group is not None:
+        raise DomainError(N_("Filter themes by an age group or by a population group, not both."), "age_group")
+    group = insights.theme_group(age_group, population_group)
+    found = {month: s.insights.themes.of(key, month, group) for month in months}
+    return {"months": months, "threshold": insights.THRESHOLD,
+            "filters": {"age_group": age_group, "population_group": population_group},
+            "themes": insights.themes_view(found, months, limit)}
+
+
+BOARD_MONTHS = 3
+BOARD_THEMES = 10
+BOARD_IDEAS = 20
+
+
+def _stamp(at: datetime | None) -> float:
+    if at is None:
+        return 0.0
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def board(s: Feedback, branch_id: str) -> dict:
+    """The public "you said, we did" board of a branch (no sign-in): its top themes of the last 3 months (only
+    those of 5 or more people), and its implemented ideas, newest first, with their measured outcome where it
+    may be shown (5 or more answers)."""
+    branch = branch_of(s.db, branch_id)
+    if branch is None:
+        raise NotFound(f"No branch {branch_id}.")
+    months = months_back(BOARD_MONTHS)
+    said = theme_figures(s, insights.scope_key("branch", branch_id), months, limit=BOARD_THEMES)["themes"]
+    done = [i for i in s.ideas.of_branch(branch_id) if i.get("status") == "implemented"]
+    done.sort(key=lambda i: (_stamp(i.get("implemented_at") or i.get("submitted_at")), i["_id"]), reverse=True)
+    ideas = []
+    for idea in done[:BOARD_IDEAS]:
+        survey = s.surveys.get_doc(domain.outcome_id(idea["_id"]))
+        success = _outcome_of(s, survey)["success"] if survey else {"suppressed": True}
+        ideas.append({"idea_id": idea["_id"], "title": idea.get("title") or "",
+                      "submitted_at": idea.get("submitted_at"), "implemented_at": idea.get("implemented_at"),
+                      "outcome": None if success.get("suppressed") or not success.get("answers") else success})
+    return {"branch_id": branch_id, "months": months, "themes": said, "ideas": ideas}
+
+
 def _idea_scopes(idea: Mapping) -> list[str]:
     found = []
     if idea.get("branch_id"):
@@ -653,6 +705,7 @@ def forget_person(s: Feedback, person_id: str, as_of: str) -> None:
     pk = person_key(person_id)
     s.segments.forget(pk)
     s.insights.forget_person(pk)
+    s.insights.themes.forget_person(person_id)
     s.participation.forget(pk)
     for survey in s.surveys.with_status(domain.OPEN, {"anonymous": 1, "salt": 1, "kind": 1}):
         if survey.get("anonymous") and survey.get("salt"):

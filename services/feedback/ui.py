@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_babel import format_date, format_decimal, format_percent, lazy_gettext
 from flask_babel import gettext as _
 from markupsafe import Markup
+from pymongo.errors import PyMongoError
 
 from services.feedback import domain, schemas, services
 from services.feedback.api import store
@@ -177,11 +178,21 @@ def _pick_branch(principal: Principal, wanted: str | None) -> tuple[list[tuple[s
 @pages.get("/")
 def home():
     principal = _principal()
-    if principal is None:
-        return render_template("home.html")  # what feedback is, with the frame's sign-in link
+    if principal is None:  # what feedback is, with the frame's sign-in link, and the branches' boards
+        return render_template("home.html", boards=_boards())
     if principal.is_staff:
         return _staff_home(principal)
     return _participant_home(principal)
+
+
+def _boards() -> list[tuple[str, str]]:
+    """(id, name) of the open branches, for links to their boards; none while the store is away (the page
+    still says what feedback is)."""
+    try:
+        return sorted(((b, branch_name(b)) for b in services.open_branches(store())), key=lambda b: b[1])
+    except PyMongoError:
+        current_app.logger.warning("branches unavailable for the boards' links", exc_info=True)
+        return []
 
 
 def _staff_home(principal: Principal):
@@ -204,6 +215,7 @@ def _participant_home(principal: Principal, form=None, failure=None, errors=None
         found, _cursor = services.list_surveys(st, who, branch_id=branch_id, limit=PAGE_SIZE)
         surveys += found
     return render_template("feedback/participant_home.html", surveys=surveys, home_branch=principal.home_branch,
+                           has_board=bool(principal.home_branch and services.branch_of(st.db, principal.home_branch)),
                            form=form or {}, failure=failure, errors=errors or {}, notice=_notice(),
                            section="home"), status
 
@@ -458,6 +470,21 @@ def thanks(token):
         message, code = refusal(exc)
         return _message(_("Survey"), message, code)
     return render_template("feedback/thanks.html", doc=doc, section="answer")
+
+
+# --- "you said, we did" -------------------------------------------------------------------------------
+
+@pages.get("/board/<branch_id>")
+def board(branch_id):
+    """A branch's public board (no sign-in): the subjects people raised in the last three months (only those of
+    5 or more people) and the ideas the branch implemented, with their measured outcome where it is shown."""
+    try:
+        found = services.board(store(), branch_id)
+    except NotFound as exc:
+        message, code = refusal(exc)
+        return _message(_("You said, we did"), message, code)
+    return render_template("feedback/board.html", branch_id=branch_id, themes=found["themes"],
+                           ideas=found["ideas"], section="board")
 
 
 # --- the branch dashboard ------------------------------------------------------------------------------

@@ -132,3 +132,29 @@ def test_a_survey_response_adds_its_answers_to_the_surveys_results():
                                      "18_29", None)
     assert inc == {"n": 1, "by.18_29|-.n": 1, "by.18_29|-.c4": 1, "q.q1.n": 1, "q.q1.v4": 1, "q.q2.n": 1,
                    "q.q2.vo1": 1, "q.q2.vo3": 1, "q.q3.n": 1}
+
+
+def test_theme_terms_are_keywords_then_phrases_of_the_text_answers_at_most_eight():
+    from services.feedback.insights import MAX_TERMS, theme_terms
+
+    answers = [{"type": "csat", "value": 4}, {"type": "text", "value": "החניה קטנה"},
+               {"type": "text", "value": "Parking garage, החניה"}]
+    assert theme_terms(answers) == ["חניה", "קטנה", "parking", "garage", "חניה קטנה", "parking garage"]
+    assert theme_terms([{"type": "csat", "value": 5}]) == []
+    many = " ".join(f"word{chr(97 + i)}" for i in range(20))
+    assert len(theme_terms([{"type": "text", "value": many}])) == MAX_TERMS
+
+
+def test_themes_view_lists_a_term_of_five_distinct_people_over_months_and_hides_small_months():
+    from services.feedback.insights import themes_view
+
+    docs = {"202601": [{"term": "גינה", "n": 3, "k": ["a", "b", "a2"]}, {"term": "מזגנ", "n": 9, "k": ["a", "b"]}],
+            "202602": [{"term": "גינה", "n": 7, "k": ["c", "d", "e", "f", "g"]}, {"term": "מזגנ", "n": 2, "k": ["a"]}]}
+    [garden] = themes_view(docs, ["202601", "202602"], 10)  # the air conditioner: two people only
+    assert garden["term"] == "גינה" and garden["responses"] == 10
+    # January (3 people) is hidden, so February is too: the total would reveal January
+    assert garden["months"] == [{"month": "202601", "suppressed": True}, {"month": "202602", "suppressed": True}]
+    [garden] = themes_view(docs, ["202602", "202603"], 10)
+    assert garden["months"] == [{"month": "202602", "suppressed": False, "responses": 7},
+                                {"month": "202603", "suppressed": False, "responses": 0}]
+    assert themes_view(docs, ["202601"], 10) == []
