@@ -34,6 +34,8 @@ TEXT_ANSWERS = 100  # written answers shown on a survey's page, newest first
 LOCAL_TIME = ZoneInfo("Asia/Jerusalem")
 CHOICES = domain.CHOICES
 
+CHANNEL_LABELS = {"web": lazy_gettext("On the web"), "in_person": lazy_gettext("In person"),
+                  "phone": lazy_gettext("By phone"), "kiosk": lazy_gettext("At a kiosk")}
 TYPE_LABELS = {
     domain.CSAT: lazy_gettext("Satisfaction, 1 to 5"), domain.NPS: lazy_gettext("Would recommend, 0 to 10"),
     domain.SINGLE: lazy_gettext("One choice"), domain.MULTIPLE: lazy_gettext("Several choices"),
@@ -134,6 +136,7 @@ def labels():
     principal = _principal()
     return {"type_label": lambda t: TYPE_LABELS.get(t, t), "status_label": lambda s: STATUS_LABELS.get(s, s),
             "age_label": lambda g: AGE_LABELS.get(g, g) if g else _("Not given"),
+            "channel_label": lambda c: CHANNEL_LABELS.get(c, c),
             "idea_status_label": lambda s: IDEA_STATUS_LABELS.get(s, s), "lead_label": lambda n: LEAD_LABELS[n],
             "localized": localized, "branch_name": branch_name, "when": when, "number": number,
             "percent": percent, "viewer_is_staff": bool(principal and principal.is_staff)}
@@ -492,27 +495,43 @@ def board(branch_id):
 @pages.get("/dashboard")
 @signed_in
 def dashboard():
-    """Satisfaction over the last 12 months, overall and by age and population group, and the ideas' funnel and
-    lead times, for the branch's staff; every cell behind fewer than 5 people shows no figure."""
+    """Satisfaction over a period (the last 3, 6, 12 or 24 months), overall and by age and population group, for
+    all channels or one and all ages or one, and the ideas' funnel and lead times, for the branch's staff; every
+    cell behind fewer than 5 people shows no figure."""
     principal = current_principal()
     branches, branch_id = _pick_branch(principal, request.args.get("branch_id"))
     if branch_id is None:
         return _not_staff()
-    st, who, months = store(), actor(), services.months_back(12)
-    scope = f"branch:{branch_id}"
+    chosen, wrong = _dashboard_filters(request.args)
+    if wrong:
+        return _message(_("Dashboard"), _("Choose the period, channel and age group from the lists."), 422)
+    st, who, months = store(), actor(), services.months_back(chosen["months"])
+    scope, flt = f"branch:{branch_id}", Filter(age_group=chosen["age_group"], channel=chosen["channel"])
     try:
-        by_age = services.satisfaction(st, who, scope=scope, months=months, flt=Filter(), by="age_group")
-        by_population = services.satisfaction(st, who, scope=scope, months=months, flt=Filter(),
-                                               by="population_group")
+        by_age = services.satisfaction(st, who, scope=scope, months=months, flt=flt, by="age_group")
+        by_population = services.satisfaction(st, who, scope=scope, months=months, flt=flt, by="population_group")
         ideas = services.idea_insights(st, who, scope=scope, months=months)
     except REFUSALS as exc:
         message, status = refusal(exc)
         return _message(_("Dashboard"), message, status)
     funnel_top = max([1, *ideas["funnel"].values()])
-    return render_template("feedback/dashboard.html", branches=branches, branch_id=branch_id,
+    return render_template("feedback/dashboard.html", branches=branches, branch_id=branch_id, chosen=chosen,
+                           periods=PERIODS, channels=domain.CHANNELS, ages=domain.AGE_GROUPS,
                            totals=by_age["totals"], by_age=by_age["rows"], by_population=by_population["rows"],
                            threshold=by_age["threshold"], months=months, ideas=ideas, funnel_top=funnel_top,
                            statuses=services.IDEA_STATUSES, leads=services.LEAD_TIMES, section="dashboard")
+
+
+PERIODS = (3, 6, 12, 24)  # the dashboard's periods, in months back from this one
+
+
+def _dashboard_filters(args) -> tuple[dict, bool]:
+    """The dashboard's period, channel and age group as asked (empty: all), and whether any was not one of
+    the choices."""
+    months, channel, age = args.get("months", "12"), args.get("channel") or None, args.get("age_group") or None
+    wrong = (months not in {str(p) for p in PERIODS} or channel not in (None, *domain.CHANNELS)
+             or age not in (None, *domain.AGE_GROUPS))
+    return {"months": int(months) if not wrong else 12, "channel": channel, "age_group": age}, wrong
 
 
 blueprints = [pages]

@@ -215,6 +215,28 @@ def test_the_dashboard_hides_cells_under_5_people_and_shows_figures_from_5(org, 
     assert re.search(r'<dl class="bars" id="funnel">', page) and 'id="lead-times"' in page
 
 
+def test_the_dashboard_filters_by_period_channel_and_age_and_refuses_what_is_not_a_choice(org, visit):
+    made = org.survey()
+    for who in ("p1", "p2", "p3", "p4", "p5"):  # five of 18-29 on the web
+        org.answer(who, made["id"], {"q1": 4, "q2": 9})
+    org.answer("p6", made["id"], {"q1": 1, "q2": 0})  # one of 65+
+    staff = visit("staff_a")
+
+    def overall(query: str) -> str:
+        page = staff.page(f"/dashboard?branch_id={org.a}&{query}")
+        return text_of(re.search(r'<dl class="bars" id="overall">.*?</dl>', page, re.S).group(0))
+
+    assert "3.5" in overall("months=12")  # all six: (5 x 4 + 1) / 6
+    assert "4.0" in overall("months=3&age_group=18_29") and "3.5" not in overall("months=3&age_group=18_29")
+    assert "Fewer than 5 responses" in overall("age_group=65_plus")  # one person: hidden
+    assert "Fewer than 5 responses" not in overall("channel=phone")  # nobody by phone: empty, not hidden
+    page = staff.page(f"/dashboard?branch_id={org.a}&months=6&channel=web&age_group=18_29")
+    assert re.search(r'<option value="6" selected>', page) and re.search(r'<option value="web" selected>', page)
+    assert "over the last 6 months" in text_of(page)
+    for bad in ("months=5", "channel=fax", "age_group=old", "months=%24gt"):
+        assert staff.get(f"/dashboard?branch_id={org.a}&{bad}").status_code == 422, bad
+
+
 def test_staff_see_their_branchs_surveys_and_participants_the_ones_they_can_answer(org, visit):
     opened = org.survey(title={"he": "סקר פתוח", "en": "An open survey"})
     org.survey(open=False, title={"he": "טיוטה", "en": "A draft survey"})
