@@ -250,6 +250,17 @@ class IdeaInsights(MethodView):
         return services.idea_insights(store(), actor(), scope=scope, months=_months(args))
 
 
+@insights.route("/ambassadors")
+class Ambassadors(MethodView):
+    @insights.doc(security=BEARER)
+    @insights.arguments(s.AmbassadorArgsSchema, location="query")
+    @insights.response(200, s.AmbassadorsSchema)
+    def get(self, args):
+        """For the branch's staff: where its implemented ideas spread, the ideas it adopted, and its ambassadors
+        (participants whose ideas it implemented) and top volunteers."""
+        return services.spread_and_ambassadors(store(), actor(), branch_id=args["branch_id"])
+
+
 @insights.route("/outcomes")
 class Outcomes(MethodView):
     @insights.doc(security=BEARER)

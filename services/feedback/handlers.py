@@ -44,6 +44,8 @@ for _type, _case in {
     "cocreate.vote.withdrawn.v1": services.vote_withdrawn,
     "cocreate.idea.followed.v1": services.idea_followed,
     "cocreate.idea.unfollowed.v1": services.idea_unfollowed,
+    "cocreate.volunteer.joined.v1": services.volunteer_joined,
+    "cocreate.volunteer.left.v1": services.volunteer_left,
     "cocreate.feedback.submitted.v1": services.feedback_submitted,
 }.items():
     handlers.on(_type)(_use(_case))

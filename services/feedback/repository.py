@@ -43,6 +43,7 @@ from shared.readmodels import BRANCH_INDEXES, BRANCHES
 SURVEYS, RESPONSES, INSIGHTS, PEOPLE_CLAIMS = "surveys", "responses", "insights", "insight_people"
 PARTICIPATION, SEGMENTS, PEOPLE, IDEAS = "participation_claims", "segments", "people", "ideas"
 MEMBERS, INVITES, THEMES = "idea_members", "invites", "themes"
+VOLUNTEERS = "volunteers"
 OUTBOX_COLLECTIONS = [SURVEYS, RESPONSES]
 INDEXES = [
     *BRANCH_INDEXES,
@@ -65,6 +66,9 @@ INDEXES = [
     Index.on(THEMES, "tl"),
     Index.on(THEMES, "k"),
     Index.on(IDEAS, "branch_id"),
+    Index.on(IDEAS, "adopted_from"),
+    Index.on(VOLUNTEERS, "branch_id"),
+    Index.on(VOLUNTEERS, "person_id"),
 ]
 DUPLICATE_KEY = 11000
 BULK = 5  # statements per update command (FerretDB holds a connection per statement; docs/store-backend.md)
@@ -497,6 +501,29 @@ class Participation:
         return self.claims.find({}, {"sm": 1, "activity": 1}).batch_size(5000)
 
 
+# --- volunteers -------------------------------------------------------------------------------------------
+
+class Volunteers:
+    """Who volunteers for which idea, per branch: one document per (idea, person), so a redelivered event changes
+    nothing and a branch's volunteers are one indexed equality."""
+
+    def __init__(self, db: Database):
+        self.collection = db[VOLUNTEERS]
+
+    def join(self, idea_id: str, person_id: str, branch_id: str | None) -> None:
+        self.collection.update_one({"_id": f"{idea_id}|{person_id}"}, {"$setOnInsert": {
+            "idea_id": idea_id, "person_id": person_id, "branch_id": branch_id}}, upsert=True)
+
+    def leave(self, idea_id: str, person_id: str) -> None:
+        self.collection.delete_one({"_id": f"{idea_id}|{person_id}"})
+
+    def of_branch(self, branch_id: str) -> list[dict]:
+        return list(self.collection.find({"branch_id": branch_id}, {"person_id": 1}))
+
+    def forget(self, person_id: str) -> None:
+        self.collection.delete_many({"person_id": person_id})
+
+
 # --- the ideas read model ----------------------------------------------------------------------------------
 
 class IdeasReadModel:
@@ -532,6 +559,10 @@ class IdeasReadModel:
 
     def of_branch(self, branch_id: str) -> list[dict]:
         return list(self.ideas.find({"branch_id": branch_id}))
+
+    def adoptions_of(self, idea_id: str) -> list[dict]:
+        """The ideas other branches adopted from this one."""
+        return list(self.ideas.find({"adopted_from": idea_id}, {"branch_id": 1, "status": 1}))
 
     def join(self, idea_id: str, person_id: str, group: str) -> None:
         self.members.update_one({"_id": f"{idea_id}|{chunk_of(person_id):02d}"},

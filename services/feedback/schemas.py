@@ -361,6 +361,32 @@ class IdeaInsightsSchema(ma.Schema):
     participation = ma.fields.Nested(ParticipationSchema, required=True)
 
 
+class AmbassadorArgsSchema(StrictSchema):
+    branch_id = Text(required=True, validate=ID)
+
+
+class SpreadSchema(ma.Schema):
+    idea_id = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    adoptions = ma.fields.Integer(required=True)
+    branches = ma.fields.List(ma.fields.String(), required=True, metadata={"description": "the adopting branches"})
+
+
+class AmbassadorSchema(ma.Schema):
+    person_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    ideas_implemented = ma.fields.Integer(metadata={"description": "ambassadors: their ideas the branch implemented"})
+    ideas = ma.fields.Integer(metadata={"description": "volunteers: the ideas they volunteer for"})
+
+
+class AmbassadorsSchema(ma.Schema):
+    branch_id = ma.fields.String(required=True)
+    spread = ma.fields.List(ma.fields.Nested(SpreadSchema), required=True)
+    adopted_from_elsewhere = ma.fields.Integer(required=True)
+    ambassadors = ma.fields.List(ma.fields.Nested(AmbassadorSchema), required=True)
+    volunteers = ma.fields.List(ma.fields.Nested(AmbassadorSchema), required=True)
+
+
 class OutcomeArgsSchema(MonthsArgsSchema):
     idea_id = Text(validate=ID)
     branch_id = Text(validate=ID)

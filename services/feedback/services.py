@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
@@ -14,8 +15,8 @@ from services.feedback import SERVICE, domain, exports, insights
 from services.feedback.domain import OUTCOME, QUICK, now
 from services.feedback.insights import Filter, Segment
 from services.feedback.repository import (CubeCache, IdeasReadModel, Insights, Invites, Participation, People,
-                                          ResponseRepository, Segments, SurveyRepository, anonymous_claim,
-                                          branch_of, person_key, survey_of)
+                                          ResponseRepository, Segments, SurveyRepository, Volunteers,
+                                          anonymous_claim, branch_of, person_key, survey_of)
 from shared.auth import ORG_ADMIN, STAFF_ROLES, Actor, Forbidden, Principal, require_signed_in
 from shared.errors import Conflict, DomainError, N_, NotFound
 from shared.events import Event, Recorded, envelop_all
@@ -608,6 +609,47 @@ def idea_insights(s: Feedback, actor: Actor, *, scope: str, months: list[str]) -
             "participation": {"registered": registered, "months": participation}}
 
 
+AMBASSADORS = 10  # people listed in each of a branch's ambassador lists
+
+
+def spread_and_ambassadors(s: Feedback, actor: Actor, *, branch_id: str) -> dict:
+    """For a branch's staff: how its implemented ideas spread (the branches that adopted each), how many ideas it
+    adopted from others, and its ambassadors: participants whose ideas it implemented or others adopted, and its
+    top volunteers (staff left out; erased people are gone from the read models)."""
+    _scope_of(actor, f"branch:{branch_id}")
+    ideas = s.ideas.of_branch(branch_id)
+    spread, ideas_of = [], Counter()
+    for idea in ideas:
+        if idea.get("adopted_from") or idea["status"] != "implemented":
+            continue
+        adoptions = s.ideas.adoptions_of(idea["_id"])
+        if adoptions:
+            spread.append({"idea_id": idea["_id"], "title": idea.get("title", ""), "adoptions": len(adoptions),
+                           "branches": sorted({a["branch_id"] for a in adoptions if a.get("branch_id")})})
+        if idea.get("author_id"):
+            ideas_of[idea["author_id"]] += 1
+    volunteered = Counter(v["person_id"] for v in Volunteers(s.db).of_branch(branch_id))
+    makers = _makers(s, branch_id)
+
+    def listed(counts: Counter, field: str) -> list[dict]:
+        people = [(n, p) for p, n in counts.items() if p not in makers]
+        return [{"person_id": p, "name": (s.people.get(p) or {}).get("name") or "", field: n}
+                for n, p in sorted(people, key=lambda item: (-item[0], item[1]))[:AMBASSADORS]]
+
+    spread.sort(key=lambda row: (-row["adoptions"], row["title"]))
+    return {"branch_id": branch_id, "spread": spread,
+            "adopted_from_elsewhere": sum(1 for idea in ideas if idea.get("adopted_from")),
+            "ambassadors": listed(ideas_of, "ideas_implemented"), "volunteers": listed(volunteered, "ideas")}
+
+
+def volunteer_joined(s: Feedback, event: Event) -> None:
+    Volunteers(s.db).join(event.data["idea_id"], event.data["person_id"], event.data.get("branch_id"))
+
+
+def volunteer_left(s: Feedback, event: Event) -> None:
+    Volunteers(s.db).leave(event.data["idea_id"], event.data["person_id"])
+
+
 def _outcome_of(s: Feedback, survey: Mapping) -> dict:
     doc = s.insights.survey_results(survey["_id"]) or {}
     totals: dict[str, int] = {}
@@ -687,7 +729,7 @@ def learn_person(s: Feedback, event: Event) -> None:
                   "age_group": age if age in domain.AGE_GROUPS else None,
                   "population_group": domain.safe_code(data.get("population_group")),
                   "branch_roles": data.get("branch_roles") or {}, "org_roles": data.get("org_roles") or [],
-                  "active": data.get("active", True)}
+                  "active": data.get("active", True), "name": data.get("display_name") or ""}
     applied, before = s.people.learn(event.subject, fields, event.time)
     if applied:
         _registered_delta(s, _registered_at(before), _registered_at({**(before or {}), **fields}))
@@ -713,6 +755,7 @@ def forget_person(s: Feedback, person_id: str, as_of: str) -> None:
         if survey.get("kind") == OUTCOME:
             s.invites.remove(survey["_id"], person_id)
     s.ideas.forget_author(person_id)
+    Volunteers(s.db).forget(person_id)
     for group in ("s", "f"):
         for doc in s.db["idea_members"].find({group: person_id}, {"_id": 1}):
             s.db["idea_members"].update_one({"_id": doc["_id"]}, {"$pullAll": {group: [person_id]}})

@@ -511,6 +511,7 @@ def dashboard():
         by_age = services.satisfaction(st, who, scope=scope, months=months, flt=flt, by="age_group")
         by_population = services.satisfaction(st, who, scope=scope, months=months, flt=flt, by="population_group")
         ideas = services.idea_insights(st, who, scope=scope, months=months)
+        people = services.spread_and_ambassadors(st, who, branch_id=branch_id)
     except REFUSALS as exc:
         message, status = refusal(exc)
         return _message(_("Dashboard"), message, status)
@@ -519,7 +520,8 @@ def dashboard():
                            periods=PERIODS, channels=domain.CHANNELS, ages=domain.AGE_GROUPS,
                            totals=by_age["totals"], by_age=by_age["rows"], by_population=by_population["rows"],
                            threshold=by_age["threshold"], months=months, ideas=ideas, funnel_top=funnel_top,
-                           statuses=services.IDEA_STATUSES, leads=services.LEAD_TIMES, section="dashboard")
+                           people=people, statuses=services.IDEA_STATUSES, leads=services.LEAD_TIMES,
+                           section="dashboard")
 
 
 PERIODS = (3, 6, 12, 24)  # the dashboard's periods, in months back from this one
