@@ -617,6 +617,8 @@ def spread_and_ambassadors(s: Feedback, actor: Actor, *, branch_id: str) -> dict
     adopted from others, and its ambassadors: participants whose ideas it implemented or others adopted, and its
     top volunteers (staff left out; erased people are gone from the read models)."""
     _scope_of(actor, f"branch:{branch_id}")
+    if branch_of(s.db, branch_id) is None:  # closed branches keep their history; unknown ones have none
+        raise NotFound(f"No branch {branch_id}.")
     ideas = s.ideas.of_branch(branch_id)
     spread, ideas_of = [], Counter()
     for idea in ideas:

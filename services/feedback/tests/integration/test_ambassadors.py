@@ -67,3 +67,5 @@ def test_spread_ambassadors_and_volunteers_of_a_branch(org, feedback_app):
                             query_string={"branch_id": org.a}).status_code == 403
     assert org.api.call("GET", "/insights/ambassadors", org.tokens["staff_a"],
                         query_string="branch_id[$ne]=1").status_code == 422  # no operators, only a branch id
+    assert org.api.call("GET", "/insights/ambassadors", org.tokens["admin"],
+                        query_string={"branch_id": "br_nowhere"}).status_code == 404
