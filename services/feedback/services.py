@@ -20,7 +20,6 @@ from services.feedback.repository import (CubeCache, IdeasReadModel, Insights, I
 from shared.auth import ORG_ADMIN, STAFF_ROLES, Actor, Forbidden, Principal, require_signed_in
 from shared.errors import Conflict, DomainError, N_, NotFound
 from shared.events import Event, Recorded, envelop_all
-from shared.readmodels import BRANCHES
 
 log = logging.getLogger(__name__)
 IDEA_STATUSES = ("submitted", "under_review", "planned", "in_progress", "implemented", "declined", "merged")
@@ -73,11 +72,6 @@ def _require_person(actor: Actor) -> Principal:
     if principal.kind != "person":
         raise Forbidden(N_("Feedback comes from people."))
     return principal
-
-
-def open_branches(s: Feedback) -> list[str]:
-    """The ids of the branches open now (what an org admin without a branch of their own chooses from)."""
-    return [d["_id"] for d in s.db[BRANCHES].find({}, {"open": 1}) if d.get("open", True)]
 
 
 def _known_branch(s: Feedback, branch_id: str) -> dict:

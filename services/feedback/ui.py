@@ -23,6 +23,7 @@ from services.feedback.insights import Filter
 from shared.auth import STAFF_ROLES, AuthError, Forbidden, Principal
 from shared.errors import Conflict, DomainError, NotFound
 from shared.web import actor, current_principal, settings
+from shared.web.frame import branch_options
 from shared.web.pages import signed_in
 from shared.web.i18n import current_language
 
@@ -163,7 +164,7 @@ def _managed(principal: Principal) -> list[tuple[str, str]]:
     """(id, name) of the branches whose surveys and feedback the person manages; org admins: every branch."""
     ids = principal.branches_with(STAFF_ROLES)
     if principal.is_org_admin and not ids:
-        ids = services.open_branches(store())
+        return branch_options(open_only=True)
     return sorted(((b, branch_name(b)) for b in ids), key=lambda b: b[1])
 
 
@@ -192,7 +193,7 @@ def _boards() -> list[tuple[str, str]]:
     """(id, name) of the open branches, for links to their boards; none while the store is away (the page
     still says what feedback is)."""
     try:
-        return sorted(((b, branch_name(b)) for b in services.open_branches(store())), key=lambda b: b[1])
+        return branch_options(open_only=True)
     except PyMongoError:
         current_app.logger.warning("branches unavailable for the boards' links", exc_info=True)
         return []

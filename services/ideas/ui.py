@@ -25,6 +25,7 @@ from shared.auth import STAFF_ROLES, AuthError, Forbidden, Principal
 from shared.errors import Conflict, DomainError, NotFound
 from shared.readmodels import BRANCHES
 from shared.web import actor, current_principal, db
+from shared.web.frame import branch_options
 from shared.web.pages import signed_in
 from shared.web.i18n import current_language
 
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 pages = Blueprint("pages", __name__)
 
 PAGE_SIZE = 20
-BRANCH_LIST_TTL = 60.0
 BOARD_COLUMN = 50  # cards per status on the board; the column links to the full list beyond
 REVIEW_LIMIT = 200
 BOARD_STATUSES = (domain.SUBMITTED, domain.UNDER_REVIEW, domain.PLANNED, domain.IN_PROGRESS, domain.IMPLEMENTED,
@@ -206,48 +206,16 @@ def _not_staff():
     return _message(_("For the branch's staff"), _("Only the staff of a branch see this page."), 403)
 
 
-def _localized(names: dict) -> str:
-    return names.get(current_language()) or names.get("he") or names.get("en") or ""
-
-
-class BranchList:
-    """Every branch this service knows from the directory, read at most once a minute per process: forms
-    list them all, and an organization may have thousands. A person's own branches are read fresh."""
-
-    def __init__(self, ttl: float = BRANCH_LIST_TTL):
-        self.ttl = ttl
-        self.until = 0.0
-        self.docs: list[dict] = []
-
-    def all(self) -> list[dict]:
-        if time.monotonic() >= self.until:
-            self.docs = list(db()[BRANCHES].find({}, {"name": 1, "open": 1}))
-            self.until = time.monotonic() + self.ttl
-        return self.docs
-
-
-def _options(docs, open_only: bool) -> list[tuple[str, str]]:
-    found = [(d["_id"], _localized(d.get("name") or {}) or d["_id"]) for d in docs
-             if d.get("open", True) or not open_only]
-    return sorted(found, key=lambda b: b[1])
-
-
-def _known_branches(open_only: bool = False) -> list[tuple[str, str]]:
-    """(id, name) of the branches this service knows, by name in the page's language."""
-    branches = current_app.extensions.setdefault("ideas_branch_list", BranchList())
-    return _options(branches.all(), open_only)
-
-
 def _branch_choices(principal: Principal, open_only: bool = False, chosen: str | None = None) -> tuple[list, list]:
     """The person's own branches (home, and where they work), then all the others: (mine, others). Both
     these and the branch asked for are read fresh, so they are there even before the list is read again."""
     ids = list(dict.fromkeys(([principal.home_branch] if principal.home_branch else [])
                              + principal.branches_with(STAFF_ROLES)))
-    mine = _options(_read_branches(ids), open_only)
+    mine = branch_options(_read_branches(ids), open_only)
     taken = {key for key, _ in mine}
-    others = [b for b in _known_branches(open_only) if b[0] not in taken]
+    others = [b for b in branch_options(open_only=open_only) if b[0] not in taken]
     if chosen and chosen != ORG and chosen not in taken and all(b[0] != chosen for b in others):
-        others = sorted(others + _options(_read_branches([chosen]), open_only), key=lambda b: b[1])
+        others = sorted(others + branch_options(_read_branches([chosen]), open_only), key=lambda b: b[1])
     return mine, others
 
 
@@ -260,7 +228,7 @@ def _managed(principal: Principal) -> list[tuple[str, str]]:
     """(branch key, name) of the branches whose ideas the person manages; org admins: every branch, and the
     organization-wide ideas."""
     if principal.is_org_admin:
-        return [(ORG, _("Organization-wide"))] + _known_branches()
+        return [(ORG, _("Organization-wide"))] + branch_options()
     return sorted(((b, branch_name(b)) for b in principal.branches_with(STAFF_ROLES)), key=lambda b: b[1])
 
 

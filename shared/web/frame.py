@@ -25,6 +25,7 @@ KIT_TEMPLATES = KIT_ROOT / "templates"
 KIT_STATIC = KIT_ROOT / "static"
 STATIC_MAX_AGE = 365 * 24 * 3600  # URLs carry the file's hash, so a changed file gets a new URL
 BRANCH_NAME_TTL = 300.0
+BRANCH_LIST_TTL = 60.0
 
 # The services as people know them, in the order of the navigation.
 NAVIGATION = (
@@ -93,6 +94,39 @@ class BranchNames:
         return names.get(lang) or names.get("he") or names.get("en") or branch_id
 
 
+class BranchList:
+    """Every branch the service knows from the directory, read at most once a minute per process: forms and
+    lists show them all, and an organization may have thousands (one query, not one per branch)."""
+
+    def __init__(self, ttl: float = BRANCH_LIST_TTL):
+        self.ttl = ttl
+        self.until = 0.0
+        self.docs: list[dict] = []
+
+    def all(self) -> list[dict]:
+        if time.monotonic() >= self.until:
+            from shared.web.app import db
+
+            self.docs = list(db()[BRANCHES].find({}, {"name": 1, "open": 1}))
+            self.until = time.monotonic() + self.ttl
+        return self.docs
+
+
+def localized(names: dict) -> str:
+    """A name given per language, in the page's language (else Hebrew, else English)."""
+    return names.get(current_language()) or names.get("he") or names.get("en") or ""
+
+
+def branch_options(docs: list[dict] | None = None, open_only: bool = False) -> list[tuple[str, str]]:
+    """(id, name in the page's language) of these branch documents, or of every branch the service knows,
+    sorted by name."""
+    if docs is None:
+        docs = current_app.extensions["cocreate_branch_list"].all()
+    found = [(d["_id"], localized(d.get("name") or {}) or d["_id"]) for d in docs
+             if d.get("open", True) or not open_only]
+    return sorted(found, key=lambda b: b[1])
+
+
 def describe(principal: Principal, branch_name) -> str:
     """"Branch manager · Haifa", "Staff · Haifa (+2)", "Organization admin", or the home branch's name."""
     if principal.kind == "service":
@@ -145,6 +179,7 @@ def init_frame(app: Flask) -> None:
     loaders = [app.jinja_loader] if app.jinja_loader is not None else []
     app.jinja_loader = ChoiceLoader(loaders + [FileSystemLoader(str(KIT_TEMPLATES))])
     app.extensions["cocreate_branch_names"] = BranchNames()
+    app.extensions["cocreate_branch_list"] = BranchList()
     app.jinja_env.globals.update(csrf_field=csrf.csrf_field, csrf_token=csrf.csrf_token, kit_static=kit_static)
     app.context_processor(frame_context)
     app.after_request(csrf.set_csrf_cookie)
