@@ -8,7 +8,7 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from prometheus_client import start_http_server
 
@@ -21,6 +21,22 @@ from shared.mongo import Index, apply_indexes, database_for
 from shared.outbox import Relay, outbox_indexes
 
 log = logging.getLogger(__name__)
+
+
+def every(seconds: float, round: Callable[[], Any], stop: threading.Event, *, what: str,
+          first: float | None = None) -> None:
+    """A worker's periodic chore (housekeeping, retention): `round` every `seconds` until `stop`, the first time
+    after `first` seconds (else `seconds`). What a round answers is logged when it did something; a round that
+    fails is logged and the next one tries again (the store away for a moment)."""
+    wait = seconds if first is None else first
+    while not stop.wait(wait):
+        wait = seconds
+        try:
+            done = round()
+            if done and (not isinstance(done, dict) or any(done.values())):
+                log.info(what, extra={"done": done})
+        except Exception:
+            log.exception("%s failed", what)
 
 
 @dataclass

@@ -4,7 +4,6 @@ survey.closed event) and counts any response a crash left uncounted. Both are sa
 a survey closes once (its version is checked), a response is counted once (its claim)."""
 from __future__ import annotations
 
-import logging
 import threading
 
 from services.feedback import SERVICE, services
@@ -12,9 +11,8 @@ from services.feedback.handlers import handlers
 from services.feedback.repository import INDEXES, OUTBOX_COLLECTIONS
 from shared.config import Settings, load_settings
 from shared.mongo import database_for
-from shared.worker import WorkerSpec, run
+from shared.worker import WorkerSpec, every, run
 
-log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 60
 
 
@@ -28,15 +26,9 @@ def tidy(s: services.Feedback) -> dict[str, int]:
     return {"surveys_closed": services.close_due(s), "responses_counted": services.count_pending(s)}
 
 
-def housekeep(settings: Settings, stop: threading.Event, every: float = HOUSEKEEPING_SECONDS) -> None:
+def housekeep(settings: Settings, stop: threading.Event, seconds: float = HOUSEKEEPING_SECONDS) -> None:
     s = services.Feedback.of(database_for(settings))
-    while not stop.wait(every):
-        try:
-            done = tidy(s)
-            if any(done.values()):
-                log.info("housekeeping", extra=done)
-        except Exception:  # the store away for a moment: the next round tries again
-            log.exception("housekeeping failed")
+    every(seconds, lambda: tidy(s), stop, what="housekeeping")
 
 
 def main() -> None:

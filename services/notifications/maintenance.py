@@ -8,19 +8,19 @@
 """
 from __future__ import annotations
 
-import logging
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 
 from pymongo.database import Database
 
 from services.notifications import SERVICE, domain
 from services.notifications.repository import DELIVERIES, EMAILS, NOTIFICATIONS, WEBHOOK_DELIVERIES
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.mongo import database_for
 from shared.outbox import PENDING
+from shared.worker import every
 
-log = logging.getLogger(__name__)
 RETAIN_EVERY_SECONDS = 24 * 3600
 # Still to be sent: kept whatever their age (an e-mail held for a digest, a webhook call waiting to retry).
 OPEN_STATUSES = [domain.PENDING, domain.HELD, domain.FORMING]
@@ -40,18 +40,10 @@ def retain(db: Database, months: int = domain.INBOX_MONTHS, now: datetime | None
     }
 
 
-def keep_retaining(settings, stop, every: float = RETAIN_EVERY_SECONDS) -> None:
-    """The worker's daily round of `retain` (first a minute after it starts)."""
+def keep_retaining(settings: Settings, stop: threading.Event, seconds: float = RETAIN_EVERY_SECONDS) -> None:
+    """The worker's daily round of `retain` (the first a minute after it starts)."""
     db = database_for(settings)
-    wait = min(60.0, every)
-    while not stop.wait(wait):
-        wait = every
-        try:
-            gone = retain(db)
-            if any(gone.values()):
-                log.info("retention", extra={"deleted": gone})
-        except Exception:  # the store away for a moment: the next round tries again
-            log.exception("retention failed")
+    every(seconds, lambda: retain(db), stop, what="retention", first=min(60.0, seconds))
 
 
 def main(argv: list[str]) -> None:
