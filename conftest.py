@@ -2,10 +2,13 @@
 (started by `make test` / `make infra-up`). A missing broker or store fails the test, it never skips."""
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
+import signal
 import socket
+import threading
 import uuid
 from pathlib import Path
 
@@ -169,7 +172,50 @@ def browser():
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium
-        chromium.close()
+        with browser_watchdog(30):
+            chromium.close()
+
+
+def _chromium_processes() -> list[int]:
+    """Chromium processes started (through Playwright's driver) by this test process, read from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found, frontier = [], [os.getpid()]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent:
+                frontier.append(pid)
+                try:
+                    if "chromium" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].decode():
+                        found.append(pid)
+                except OSError:
+                    continue
+    return found
+
+
+@contextlib.contextmanager
+def browser_watchdog(seconds: float):
+    """Closing a context or the browser waits on Chromium, which now and then never answers (a CI run once hung
+    in the last teardown until the suite's timeout). After `seconds`, Chromium is killed: Playwright then sees
+    the browser gone and the close returns."""
+    def kill() -> None:
+        for pid in _chromium_processes():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    timer = threading.Timer(seconds, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 class PageVisitor:

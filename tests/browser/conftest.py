@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import browser_watchdog
 from shared.auth import Principal, TokenIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,8 +58,9 @@ def open_page(browser, platform):
         return context.new_page()
 
     yield make
-    for context in contexts:
-        context.close()
+    with browser_watchdog(60):
+        for context in contexts:
+            context.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from conftest import PageVisitor, direction, text_of
+from conftest import PageVisitor, browser_watchdog, direction, text_of
 
 
 
@@ -353,5 +353,6 @@ def test_in_chromium_staff_build_and_open_a_survey_a_participant_answers_it_and_
         expect(staff.locator("#results ~ section")).to_contain_text("4.2")  # the survey's own results
         expect(staff.locator("#suppressed")).to_have_count(0)
     finally:
-        staff_context.close()
-        participant_context.close()
+        with browser_watchdog(60):
+            staff_context.close()
+            participant_context.close()
