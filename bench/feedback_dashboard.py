@@ -2,7 +2,8 @@
 
 (a) Dashboard views through gunicorn with the insights of RESPONSES survey responses (1,000 branches in 10
     regions, 24 months, age and population groups, channels, programs; every response a different person) and
-    the funnel of 100,000 ideas in the store. The insights documents are what counting those responses one by one
+    the funnel of 100,000 ideas in the store (and the lead times of the implemented ones), including the
+    organization's comparison of every branch (packed as the worker packs it). The insights documents are what counting those responses one by one
     would have written (the service's own update functions, summed per document, then inserted), so the views
     read exactly what they would read in production; the responses themselves are not stored (a view never
     reads them). Each view is asked REQUESTS times, one at a time, as a branch's staff or an org admin
@@ -23,10 +24,9 @@ from collections import Counter, defaultdict
 from bench.common import MONGO, bench_db, bench_settings, cores_busy, cpu_by_group, percentile, result_of_this_run, write
 from bench.http import Gunicorn
 from bench.ideas_browse import Keys, branch_of, seed_branches, worker_pids
-from services.feedback import insights
+from services.feedback import comparison, insights, services
 from services.feedback.insights import Segment
 from services.feedback.repository import INDEXES, INSIGHTS
-from services.feedback.services import months_back
 from shared.auth import BRANCH_STAFF, ORG_ADMIN, PARTICIPANT, Principal
 from shared.mongo import apply_indexes, database_for
 
@@ -54,7 +54,7 @@ def insight_documents(responses: int, seed: int = 7) -> list[dict]:
     """The insights documents `responses` counted responses leave: figures summed per segment, people per
     pattern (every response a new person), through the service's own update functions."""
     rng = random.Random(seed)
-    months = months_back(MONTHS)
+    months = services.months_back(MONTHS)
     figures: dict[Segment, Counter] = defaultdict(Counter)
     for n in range(responses):
         branch = int(rng.paretovariate(1.2)) % BRANCHES  # a few big branches, many small ones
@@ -85,6 +85,8 @@ def insight_documents(responses: int, seed: int = 7) -> list[dict]:
                     for name in parents:
                         node = node.setdefault(name, {})
                     node[leaf] = node.get(leaf, 0) + value
+        compared = comparison.response_update(segment.branch_id, segment.month, counted, None)
+        _add(docs, compared, {f"b.{segment.branch_id}.p_survey": people})
     rng_ideas = random.Random(seed + 1)
     statuses = ["submitted", "under_review", "planned", "in_progress", "implemented", "declined", "merged"]
     for n in range(IDEAS):  # the funnel of 100,000 ideas: counts per status and scope
@@ -93,7 +95,23 @@ def insight_documents(responses: int, seed: int = 7) -> list[dict]:
         for scope in (f"br:{branch_id}", f"rg:{region_id}", "org"):
             doc = docs.setdefault(f"f|{scope}", {"_id": f"f|{scope}", "kind": "funnel", "scope": scope})
             doc[status] = doc.get(status, 0) + 1
+        _add(docs, comparison.funnel_update(branch_id, {status: 1}))
+        if status == "implemented":  # planned to implemented in 1 to 120 days, in one of the months
+            _add(docs, comparison.lead_update(branch_id, rng_ideas.choice(months), "implemented",
+                                              rng_ideas.randint(1, 120)))
     return list(docs.values())
+
+
+def _add(docs: dict[str, dict], update: tuple[str, dict, dict], more: dict | None = None) -> None:
+    """Sum an update of the comparison (document id, {path: increment}, fields) into the documents."""
+    doc_id, inc, fields = update
+    doc = docs.setdefault(doc_id, {"_id": doc_id, **fields})
+    for path, value in {**inc, **(more or {})}.items():
+        *parents, leaf = path.split(".")
+        node = doc
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = node.get(leaf, 0) + value
 
 
 def call(port: int, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
@@ -111,6 +129,7 @@ def views(branch_id: str, region_id: str) -> list[tuple[str, str, str]]:
     """(name, who, path) of the dashboard views measured: a branch's, a region's and the organization's, with
     no filter, one, two and three segment dimensions, and breakdowns."""
     base = "/feedback/api/v1/insights/satisfaction?scope="
+    months24 = ",".join(services.months_back(24))
     branch, org, region = f"{base}branch:{branch_id}", f"{base}org", f"{base}region:{region_id}"
     return [
         ("branch_total", "staff", branch),
@@ -124,6 +143,10 @@ def views(branch_id: str, region_id: str) -> list[tuple[str, str, str]]:
         ("org_by_age", "admin", f"{org}&by=age_group"),
         ("org_age_channel_by_population", "admin", f"{org}&age_group=65_plus&channel=phone&by=population_group"),
         ("org_three_dimensions", "admin", f"{org}&age_group=18_29&population_group=youth&program=pg_youth_club"),
+        ("org_branches_compared", "admin", "/feedback/api/v1/insights/branches"),
+        ("org_branches_by_csat_24_months", "admin", f"/feedback/api/v1/insights/branches?sort=csat&months={months24}"),
+        ("region_branches_by_lead_time", "admin", f"/feedback/api/v1/insights/branches?region_id={region_id}"
+                                                  "&sort=lead_time"),
     ]
 
 
@@ -170,6 +193,7 @@ def main() -> dict:
     built = time.perf_counter() - started
     for start in range(0, len(docs), 500):
         db[INSIGHTS].insert_many(docs[start:start + 500], ordered=False)
+    services.pack_comparison(services.Feedback.of(db))  # as the worker does once a minute
     seeded = time.perf_counter() - started
     print(f"  {len(docs)} insights documents for {RESPONSES:,} responses in {seeded:.0f} s", flush=True)
     branch_id, region_id = branch_of(0)

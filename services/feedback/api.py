@@ -250,6 +250,18 @@ class IdeaInsights(MethodView):
         return services.idea_insights(store(), actor(), scope=scope, months=_months(args))
 
 
+@insights.route("/branches")
+class BranchComparison(MethodView):
+    @insights.doc(security=BEARER)
+    @insights.arguments(s.BranchComparisonArgsSchema, location="query")
+    @insights.response(200, s.BranchComparisonSchema)
+    def get(self, args):
+        """For org admins: every branch (or a region's) side by side: satisfaction, NPS, quick ratings, outcome
+        answers (each hidden under 5 people), the idea funnel and lead times; at most a minute behind."""
+        return services.compare_branches(store(), actor(), months=_months(args), region_id=args.get("region_id"),
+                                         sort=args["sort"], offset=args["offset"], limit=args["limit"])
+
+
 @insights.route("/ambassadors")
 class Ambassadors(MethodView):
     @insights.doc(security=BEARER)
@@ -306,6 +318,19 @@ class SatisfactionCsv(MethodView):
         header, rows = services.export_satisfaction(store(), actor(), scope=args["scope"], months=_months(args),
                                                     flt=_filter_of(args), by=args.get("by"))
         return _csv("satisfaction", header, rows)
+
+
+@exports.route("/branches.csv")
+class BranchesCsv(MethodView):
+    @exports.doc(security=BEARER)
+    @exports.arguments(s.BranchesArgsSchema, location="query")
+    @exports.response(200, description="A row per branch (all of them), as /insights/branches",
+                      content_type="text/csv")
+    def get(self, args):
+        """The comparison of branches of /insights/branches as CSV: the same cells, hidden the same way."""
+        header, rows = services.export_branches(store(), actor(), months=_months(args),
+                                                region_id=args.get("region_id"), sort=args["sort"])
+        return _csv("branches", header, rows)
 
 
 blueprints = [surveys, feedback, responses, insights, exports]

@@ -11,7 +11,8 @@ import io
 from collections import Counter
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from services.feedback.insights import THRESHOLD, section
+from services.feedback.comparison import section as comparison_section
+from services.feedback.insights import IDEA_STATUSES, LEAD_TIMES, THRESHOLD, section
 
 BOM = "\ufeff"  # spreadsheets then read the file as UTF-8 (Hebrew)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -94,3 +95,21 @@ def insight_table(by: str | None, totals: Mapping, rows: Sequence[Mapping]) -> t
         return [label, *(flat.get(name) for name in INSIGHT_COLUMNS)]
 
     return header, [values("total", totals), *(values(f"{by}={row.get('value')}", row) for row in rows)]
+
+
+BRANCH_COLUMNS = ["branch_id", "name.he", "name.en", "region_id",
+                  *(name for kind, part in (("survey", "surveys"), ("quick", "quick"), ("outcome", "outcomes"))
+                    for name, _ in _flat(part, comparison_section(kind, {}))),
+                  *(f"funnel.{status}" for status in IDEA_STATUSES),
+                  *(f"lead_times.{lead}.{figure}" for lead in LEAD_TIMES for figure in ("ideas", "median_days",
+                                                                                          "p90_days"))]
+
+
+def branch_table(rows: Sequence[Mapping]) -> tuple[list[str], Iterator[list[Any]]]:
+    """The comparison of branches as a table, a row per branch; hidden cells stay empty, with
+    `<section>.suppressed` true."""
+    def values(row: Mapping) -> list[Any]:
+        flat = dict(_flat("", row))
+        return [flat.get(f".{name}") for name in BRANCH_COLUMNS]
+
+    return BRANCH_COLUMNS, (values(row) for row in rows)

@@ -35,6 +35,8 @@ SURVEY, QUICK, OUTCOME = "survey", "quick", "outcome"
 KINDS = (SURVEY, QUICK, OUTCOME)
 DIMENSIONS = ("age_group", "population_group", "channel", "program")
 SCOPE_PREFIXES = {"branch": "br", "region": "rg"}
+IDEA_STATUSES = ("submitted", "under_review", "planned", "in_progress", "implemented", "declined", "merged")
+LEAD_TIMES = ("first_response", "planned", "implemented")
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,13 @@ def percentile(histogram: Mapping[int, int], q: float) -> int | None:
 
 def _distribution(counters: Mapping[str, int], prefix: str, values: Iterable[int]) -> dict[int, int]:
     return {v: max(0, counters.get(f"{prefix}{v}", 0)) for v in values}
+
+
+def lead_figures(histogram: Mapping[str, int]) -> dict:
+    """Ideas, median and 90th percentile (whole days) of a lead time distribution kept as `d<days>` counters."""
+    counts = {int(k[1:]): v for k, v in histogram.items() if k.startswith("d") and v > 0}
+    return {"ideas": sum(counts.values()), "median_days": percentile(counts, 0.5),
+            "p90_days": percentile(counts, 0.9)}
 
 
 def rating_figures(counters: Mapping[str, int], prefix: str) -> dict:

@@ -4,7 +4,8 @@
   between them leaves figures short (never doubled). This recomputes every insights document from the facts:
   figures and survey results from the counted responses, people counters from their claims, the funnel and
   lead times from the ideas read model, participation from its claims, registered participants from the
-  people read model, and the themes of the free text from the counted responses' text answers. Responses left
+  people read model, the themes of the free text from the counted responses' text answers, and the branch
+  comparison's counters (then its packs). Responses left
   uncounted are counted first, the normal way. Run it while the feedback
   web and worker are stopped (or quiet): a response counted while it runs may be lost or counted twice.
 - `count-pending`: count the responses a crash left uncounted (the worker does it on each feedback.submitted).
@@ -18,14 +19,15 @@ from typing import Any
 from pymongo.database import Database
 from tqdm import tqdm
 
-from services.feedback import SERVICE, insights, services
+from services.feedback import SERVICE, comparison, insights, services
 from services.feedback.insights import Segment
 from services.feedback.repository import INSIGHTS, PEOPLE, PEOPLE_CLAIMS, theme_key
 from services.feedback.services import Feedback
 from shared.config import load_settings
 from shared.mongo import database_for
 
-KINDS = ("summary", "pair", "cube", "results", "funnel", "lead", "participation", "registered")
+KINDS = ("summary", "pair", "cube", "results", "funnel", "lead", "participation", "registered", "branch_figures",
+         "branch_funnel", "branch_leads")
 
 
 def _add(doc: dict, path: str, value: int) -> None:
@@ -52,6 +54,12 @@ def rebuild_insights(db: Database, progress: bool = False) -> dict[str, int]:
             for path, value in inc.items():
                 _add(doc, path, value)
 
+    def add_update(update: tuple[str, dict[str, int], dict]) -> None:
+        doc_id, inc, on_insert = update
+        doc = _doc(found, doc_id, **on_insert)
+        for path, value in inc.items():
+            _add(doc, path, value)
+
     themes: dict[str, dict] = {}
     projection = {"segment": 1, "kind": 1, "answers": 1, "survey_id": 1, "uncounted": 1, "person_id": 1,
                   "anonymous": 1}
@@ -64,6 +72,8 @@ def rebuild_insights(db: Database, progress: bool = False) -> dict[str, int]:
         figures = insights.figure_increments(doc["kind"], [(a["type"], a["value"]) for a in answers])
         for scope in insights.scopes_of(segment):
             add_updates(scope, segment.month, insights.figure_updates(segment, figures))
+        if segment.branch_id:
+            add_update(comparison.response_update(segment.branch_id, segment.month, figures, None))
         if doc.get("survey_id"):
             results = _doc(found, f"s|{doc['survey_id']}", kind="results", survey_id=doc["survey_id"])
             for path, value in insights.survey_increments([(a["question_id"], a["type"], a["value"]) for a in answers],
@@ -73,10 +83,14 @@ def rebuild_insights(db: Database, progress: bool = False) -> dict[str, int]:
     for claim in tqdm(claims, disable=not progress, unit="claim"):
         scope, month = claim["sm"].rsplit("|", 1)
         add_updates(scope, month, insights.people_updates(claim["a"], claim["p"], claim["pattern"], claim["kind"]))
+        if scope.startswith("br:") and claim["pattern"] == f"{insights.ANY}|{insights.ANY}":
+            add_update(comparison.response_update(scope[3:], month, {}, claim["kind"]))
     for idea in s.ideas.all():
         scopes = services._idea_scopes(idea)
         for scope in scopes:
             _add(_doc(found, f"f|{scope}", kind="funnel", scope=scope), idea["status"], 1)
+        if idea.get("branch_id"):
+            add_update(comparison.funnel_update(idea["branch_id"], {idea["status"]: 1}))
         leads = [("first_response", idea.get("submitted_at"), idea.get("first_response_at")),
                  ("planned", None if idea.get("adopted_from") else idea.get("submitted_at"), idea.get("planned_at")),
                  ("implemented", idea.get("planned_at"), idea.get("implemented_at"))]
@@ -87,6 +101,8 @@ def rebuild_insights(db: Database, progress: bool = False) -> dict[str, int]:
             month = end.strftime("%Y%m")
             for scope in scopes:
                 _add(_doc(found, f"l|{scope}|{month}", kind="lead", scope=scope, month=month), f"{name}.d{days}", 1)
+            if idea.get("branch_id"):
+                add_update(comparison.lead_update(idea["branch_id"], month, name, days))
     for claim in s.participation.all():
         scope, month = claim["sm"].rsplit("|", 1)
         _add(_doc(found, f"p|{claim['sm']}", kind="participation", scope=scope, month=month), claim["activity"], 1)
@@ -103,6 +119,8 @@ def rebuild_insights(db: Database, progress: bool = False) -> dict[str, int]:
     for start in range(0, len(docs), 500):
         collection.insert_many(docs[start:start + 500], ordered=False)
     s.insights.themes.replace_all(list(themes.values()))
+    s.insights.comparison.drop_packs()
+    services.pack_comparison(s)
     return dict({kind: sum(1 for d in docs if d["kind"] == kind) for kind in KINDS}, themes=len(themes))
 
 

@@ -31,7 +31,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.feedback import domain, insights
+from services.feedback import comparison, domain, insights
 from services.feedback.domain import Survey, now
 from services.feedback.insights import Segment
 from shared.errors import Conflict, N_
@@ -118,6 +118,12 @@ def bulk_update(collection: Collection, ops: list[UpdateOne]) -> None:
 
 
 # --- surveys -----------------------------------------------------------------------------------------------
+
+def inc_ops(updates: Iterable[tuple[str, Mapping[str, int], Mapping[str, Any]]]) -> list[UpdateOne]:
+    """Upserting $incs of (document id, {field: delta}, fields set when the document is created)."""
+    return [UpdateOne({"_id": doc_id}, {"$inc": dict(inc), "$setOnInsert": dict(on_insert)}, upsert=True)
+            for doc_id, inc, on_insert in updates if inc]
+
 
 def _survey_fields(s: Survey) -> dict:
     return {"kind": s.kind, "scope": s.scope, "branch_id": s.branch_id, "branch_key": s.branch_key,
@@ -301,14 +307,18 @@ class CubeCache:
     def usable_for(self, month: str, at: datetime) -> bool:
         return self.seconds > 0 and at >= _month_end(month) + timedelta(hours=1)
 
-    def get(self, doc_id: str) -> tuple[bool, dict | None]:
+    def get(self, doc_id: str, max_age: float | None = None) -> tuple[bool, Any]:
         with self._lock:
             hit = self._docs.get(doc_id)
-        if hit and time.monotonic() - hit[0] < self.seconds:
+        if hit and time.monotonic() - hit[0] < (self.seconds if max_age is None else min(max_age, self.seconds)):
             return True, hit[1]
         return False, None
 
-    def put(self, doc_id: str, doc: dict | None) -> None:
+    def clear(self) -> None:
+        with self._lock:
+            self._docs.clear()
+
+    def put(self, doc_id: str, doc: Any) -> None:
         with self._lock:
             if len(self._docs) > 20_000:
                 self._docs.clear()
@@ -323,6 +333,7 @@ class Insights:
         self.responses = db[RESPONSES]
         self.cache = cache
         self.themes = Themes(db, cache)
+        self.comparison = comparison.BranchComparison(self.collection, cache)
 
     # --- counting a response -----------------------------------------------------------------------------
     def count(self, doc: Mapping) -> bool:
@@ -359,6 +370,10 @@ class Insights:
             ops += [UpdateOne({"_id": insights.target_id(scope, month, target)},
                               {"$inc": inc, "$setOnInsert": insights.target_fields(scope, month, target)},
                               upsert=True) for target, inc in updates.items()]
+        if segment.branch_id:  # the organization's comparison of branches
+            first = f"br:{segment.branch_id}|{month}|{kind}|{insights.ANY}|{insights.ANY}|{person_key_}" in new
+            ops += inc_ops([comparison.response_update(segment.branch_id, month, figures,
+                                                                     kind if first else None)])
         if doc.get("survey_id"):
             inc = insights.survey_increments([(x["question_id"], x["type"], x["value"]) for x in answers], a, p)
             ops.append(UpdateOne({"_id": f"s|{doc['survey_id']}"},
@@ -413,9 +428,7 @@ class Insights:
 
     def inc(self, updates: Iterable[tuple[str, Mapping[str, int], Mapping[str, Any]]]) -> None:
         """Add counters: (document id, {field: delta}, fields set when the document is created)."""
-        ops = [UpdateOne({"_id": doc_id}, {"$inc": dict(inc), "$setOnInsert": dict(on_insert)}, upsert=True)
-               for doc_id, inc, on_insert in updates if inc]
-        bulk_update(self.collection, ops)
+        bulk_update(self.collection, inc_ops(updates))
 
     def forget_person(self, pk: str) -> None:
         self.claims.delete_many({"pk": pk})

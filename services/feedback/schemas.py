@@ -6,6 +6,7 @@ from marshmallow import validate
 
 from services.feedback.domain import (AGE_GROUPS, CHANNELS, MAX_ANSWER, MAX_INTRO, MAX_OPTION, MAX_OPTIONS,
                                       MAX_QUESTION, MAX_QUESTIONS, MAX_REPLY, MAX_TITLE, QUESTION_TYPES)
+from services.feedback.comparison import SORTS as COMPARISON_SORTS
 from shared.schemas import CursorArgsSchema, CursorPageSchema, StrictSchema, Text
 
 ID = validate.Length(1, 64)
@@ -359,6 +360,39 @@ class IdeaInsightsSchema(ma.Schema):
     funnel = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
     lead_times = ma.fields.Nested(LeadTimesSchema, required=True)
     participation = ma.fields.Nested(ParticipationSchema, required=True)
+
+
+class BranchesArgsSchema(MonthsArgsSchema):
+    region_id = Text(validate=ID, metadata={"description": "only the branches of this region"})
+    sort = ma.fields.String(load_default="name", validate=validate.OneOf(COMPARISON_SORTS),
+                            metadata={"description": "the column, best first (lead time: shortest first)"})
+
+
+class BranchComparisonArgsSchema(BranchesArgsSchema):
+    offset = ma.fields.Integer(load_default=0, validate=validate.Range(0, 100_000))
+    limit = ma.fields.Integer(load_default=100, validate=validate.Range(1, 1_000))
+
+
+class BranchRowSchema(SectionsSchema):
+    branch_id = ma.fields.String(required=True)
+    name = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), allow_none=True,
+                          metadata={"description": "per language"})
+    region_id = ma.fields.String(allow_none=True)
+    funnel = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
+                            metadata={"description": "the branch's ideas per status now"})
+    lead_times = ma.fields.Nested(LeadTimesSchema, required=True)
+
+
+class BranchComparisonSchema(ma.Schema):
+    months = ma.fields.List(ma.fields.String(), required=True)
+    region_id = ma.fields.String(allow_none=True)
+    threshold = ma.fields.Integer(required=True)
+    sort = ma.fields.String(required=True)
+    as_of = ma.fields.String(allow_none=True, metadata={"description": "when the oldest figures shown were "
+                                                                       "gathered (at most a minute behind)"})
+    total = ma.fields.Integer(required=True, metadata={"description": "branches compared, on every page"})
+    offset = ma.fields.Integer(required=True)
+    branches = ma.fields.List(ma.fields.Nested(BranchRowSchema), required=True)
 
 
 class AmbassadorArgsSchema(StrictSchema):

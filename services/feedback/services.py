@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 
 from pymongo.database import Database
 
-from services.feedback import SERVICE, domain, exports, insights
+from services.feedback import SERVICE, comparison, domain, exports, insights
 from services.feedback.domain import OUTCOME, QUICK, now
 from services.feedback.insights import Filter, Segment
 from services.feedback.repository import (CubeCache, IdeasReadModel, Insights, Invites, Participation, People,
@@ -22,8 +22,7 @@ from shared.errors import Conflict, DomainError, N_, NotFound
 from shared.events import Event, Recorded, envelop_all
 
 log = logging.getLogger(__name__)
-IDEA_STATUSES = ("submitted", "under_review", "planned", "in_progress", "implemented", "declined", "merged")
-LEAD_TIMES = ("first_response", "planned", "implemented")
+IDEA_STATUSES, LEAD_TIMES = insights.IDEA_STATUSES, insights.LEAD_TIMES
 EXPORT_BATCH = 1000  # responses read per round trip while an export streams
 MAX_LEAD_DAYS = 366  # longer lead times are kept in the last bucket ("366 days or more")
 
@@ -219,6 +218,12 @@ def export_satisfaction(s: Feedback, actor: Actor, *, scope: str, months: list[s
     """The satisfaction view as a table: the same cells, hidden the same way (exports.insight_table)."""
     found = satisfaction(s, actor, scope=scope, months=months, flt=flt, by=by)
     return exports.insight_table(by, found["totals"], found["rows"])
+
+
+def export_branches(s: Feedback, actor: Actor, *, months: list[str], region_id: str | None = None,
+                    sort: str = "name") -> tuple[list[str], Iterator[list]]:
+    """The comparison of branches as a table: the same cells, hidden the same way (exports.branch_table)."""
+    return exports.branch_table(compare_branches(s, actor, months=months, region_id=region_id, sort=sort)["branches"])
 
 
 # --- responses -----------------------------------------------------------------------------------------
@@ -573,12 +578,6 @@ def _idea_scopes(idea: Mapping) -> list[str]:
     return found + ["org"]
 
 
-def lead_figures(histogram: Mapping[str, int]) -> dict:
-    counts = {int(k[1:]): v for k, v in histogram.items() if k.startswith("d") and v > 0}
-    return {"ideas": sum(counts.values()), "median_days": insights.percentile(counts, 0.5),
-            "p90_days": insights.percentile(counts, 0.9)}
-
-
 def idea_insights(s: Feedback, actor: Actor, *, scope: str, months: list[str]) -> dict:
     """The idea funnel (ideas per status now), lead times of the steps completed in the months (median and
     90th percentile in whole days, from kept day histograms), and participation per month."""
@@ -599,8 +598,45 @@ def idea_insights(s: Feedback, actor: Actor, *, scope: str, months: list[str]) -
         participation.append(row)
     return {"scope": scope, "months": months,
             "funnel": {status: max(0, funnel.get(status, 0)) for status in IDEA_STATUSES},
-            "lead_times": {name: lead_figures(hist[name]) for name in LEAD_TIMES},
+            "lead_times": {name: insights.lead_figures(hist[name]) for name in LEAD_TIMES},
             "participation": {"registered": registered, "months": participation}}
+
+
+def compare_branches(s: Feedback, actor: Actor, *, months: list[str], region_id: str | None = None,
+                     sort: str = "name", offset: int = 0, limit: int | None = None, lang: str = "en") -> dict:
+    """For org admins: every branch (of a region, or all) side by side over the months: survey satisfaction and
+    NPS, quick ratings, outcome answers (each hidden where 1 to 4 people stand behind it), the idea funnel now and
+    the lead times of the months; sorted by a column (names in `lang`), `limit` rows from `offset`. From the
+    packs (comparison.py): at most a minute behind."""
+    principal = require_signed_in(actor.principal)
+    if not principal.has_role_in(None, [ORG_ADMIN]):
+        raise Forbidden(N_("Only organization admins compare branches."))
+    as_of, rows = s.insights.comparison.rows(months, region_id, now())
+    if rows is None:
+        raise NotFound(f"No region {region_id}.")
+    rows = comparison.sorted_rows(rows, sort, lang)
+    return {"months": months, "region_id": region_id, "threshold": insights.THRESHOLD, "sort": sort,
+            "as_of": as_of, "total": len(rows), "offset": offset,
+            "branches": rows[offset:None if limit is None else offset + limit]}
+
+
+def pack_comparison(s: Feedback, at: datetime | None = None) -> int:
+    """The worker's chore: pack the current month's comparison (and the last month's, in its first two hours)
+    and any of the last 36 months never packed (closed months are packed once), combine the periods the pages
+    offer, and pack the branches and their funnel. Returns how many months it packed."""
+    at = at or now()
+    done = s.insights.comparison.packed_months()
+    current, previous = months_back(2, at)[::-1]
+    due = [current] + ([previous] if at.day == 1 and at.hour < 2 else [])
+    due += [m for m in months_back(36, at) if m not in done and m not in due]
+    packs = {month: s.insights.comparison.pack(month, at) for month in due}
+    for month in months_back(max(comparison.PERIODS), at):
+        if month not in packs:
+            packs[month] = s.insights.comparison.month_pack(month, at)[0]
+    for period in comparison.PERIODS:
+        s.insights.comparison.pack_period(period, packs, months_back(period, at), at)
+    s.insights.comparison.pack_now(at)
+    return len(due)
 
 
 AMBASSADORS = 10  # people listed in each of a branch's ambassador lists
@@ -779,15 +815,21 @@ def _is_staff(s: Feedback, person_id: str | None) -> bool:
 
 
 def _funnel(s: Feedback, idea: Mapping, moves: Mapping[str, int]) -> None:
-    s.insights.inc((f"f|{scope}", dict(moves), {"kind": "funnel", "scope": scope}) for scope in _idea_scopes(idea))
+    updates = [(f"f|{scope}", dict(moves), {"kind": "funnel", "scope": scope}) for scope in _idea_scopes(idea)]
+    if idea.get("branch_id"):
+        updates.append(comparison.funnel_update(idea["branch_id"], moves))
+    s.insights.inc(updates)
 
 
 def _lead(s: Feedback, idea: Mapping, name: str, days: int | None, at: datetime) -> None:
     if days is None:
         return
     month = domain.month_of(at)
-    s.insights.inc((f"l|{scope}|{month}", {f"{name}.d{days}": 1}, {"kind": "lead", "scope": scope, "month": month})
-                   for scope in _idea_scopes(idea))
+    updates = [(f"l|{scope}|{month}", {f"{name}.d{days}": 1}, {"kind": "lead", "scope": scope, "month": month})
+               for scope in _idea_scopes(idea)]
+    if idea.get("branch_id"):
+        updates.append(comparison.lead_update(idea["branch_id"], month, name, days))
+    s.insights.inc(updates)
 
 
 def _idea_or_stub(s: Feedback, event: Event, status: str) -> dict:

@@ -1,14 +1,15 @@
 """The feedback service's worker: `python -m services.feedback.worker` (outbox relay and consumer), with its
 housekeeping beside them: once a minute it closes the open surveys whose closing date has passed (each with its
-survey.closed event) and counts any response a crash left uncounted. Both are safe in several workers at once:
-a survey closes once (its version is checked), a response is counted once (its claim)."""
+survey.closed event), counts any response a crash left uncounted, and packs the branch comparison
+(comparison.py). All are safe in several workers at once: a survey closes once (its version is checked), a
+response is counted once (its claim), and a pack is rewritten whole from the counters."""
 from __future__ import annotations
 
 import threading
 
 from services.feedback import SERVICE, services
 from services.feedback.handlers import handlers
-from services.feedback.repository import INDEXES, OUTBOX_COLLECTIONS
+from services.feedback.repository import INDEXES, OUTBOX_COLLECTIONS, CubeCache
 from shared.config import Settings, load_settings
 from shared.mongo import database_for
 from shared.worker import WorkerSpec, every, run
@@ -23,11 +24,12 @@ def spec() -> WorkerSpec:
 
 def tidy(s: services.Feedback) -> dict[str, int]:
     """One round of housekeeping; returns what it did."""
-    return {"surveys_closed": services.close_due(s), "responses_counted": services.count_pending(s)}
+    return {"surveys_closed": services.close_due(s), "responses_counted": services.count_pending(s),
+            "months_packed": services.pack_comparison(s)}
 
 
 def housekeep(settings: Settings, stop: threading.Event, seconds: float = HOUSEKEEPING_SECONDS) -> None:
-    s = services.Feedback.of(database_for(settings))
+    s = services.Feedback.of(database_for(settings), CubeCache())  # closed months' packs stay in memory
     every(seconds, lambda: tidy(s), stop, what="housekeeping")
 
 
