@@ -1,8 +1,9 @@
 """The feedback service's pages, in the shared frame: the surveys of one's branch (staff) or the surveys one can
 answer and quick feedback (participants), the survey builder, a survey's page for its branch's staff (open,
-close, the walk-in link and its QR code, the results), the public answer page behind the walk-in link, and the
-branch dashboard. Forms are checked by the API's own schemas and handed as plain data to the use cases; what
-they refuse comes back on the page, in the reader's language, with the field at fault marked."""
+close, the walk-in link and its QR code, the results), the public answer page behind the walk-in link, the
+branch dashboard and, for org admins, the branches compared. Forms are checked by the API's own schemas and
+handed as plain data to the use cases; what they refuse comes back on the page, in the reader's language, with
+the field at fault marked."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
@@ -140,7 +141,8 @@ def labels():
             "channel_label": lambda c: CHANNEL_LABELS.get(c, c),
             "idea_status_label": lambda s: IDEA_STATUS_LABELS.get(s, s), "lead_label": lambda n: LEAD_LABELS[n],
             "localized": localized, "branch_name": branch_name, "when": when, "number": number,
-            "percent": percent, "viewer_is_staff": bool(principal and principal.is_staff)}
+            "percent": percent, "viewer_is_staff": bool(principal and principal.is_staff),
+            "viewer_is_org_admin": bool(principal and principal.is_org_admin)}
 
 
 # --- who may see what ---------------------------------------------------------------------------------
@@ -535,6 +537,54 @@ def _dashboard_filters(args) -> tuple[dict, bool]:
     wrong = (months not in {str(p) for p in PERIODS} or channel not in (None, *domain.CHANNELS)
              or age not in (None, *domain.AGE_GROUPS))
     return {"months": int(months) if not wrong else 12, "channel": channel, "age_group": age}, wrong
+
+
+# --- the branches compared, for org admins ---------------------------------------------------------------
+
+# The orders of the comparison (comparison.SORTS), each said as its column.
+SORT_LABELS = {"name": lazy_gettext("Branch name"), "responses": lazy_gettext("Survey responses"),
+               "csat": lazy_gettext("Survey satisfaction"), "nps": lazy_gettext("Net promoter score"),
+               "quick": lazy_gettext("Quick feedback rating"), "implemented": lazy_gettext("Ideas implemented"),
+               "lead_time": lazy_gettext("Days from planned to implemented")}
+REGION_ID_LENGTH = 64  # as the API's ids
+ORG_PAGE_ROWS = 100  # branches a page shows (an organization may have a thousand)
+
+
+@pages.get("/org")
+@signed_in
+def org():
+    """Every branch (of a region, or all) side by side over a period, for org admins: survey satisfaction,
+    responses, NPS, quick ratings, outcome answers (each hidden behind fewer than 5 people), ideas implemented
+    and the median days from planned to implemented; in the order asked."""
+    chosen, wrong = _org_filters(request.args)
+    if wrong:
+        return _message(_("Branches compared"), _("Choose the period, region and order from the lists."), 422)
+    st = store()
+    try:
+        view = services.compare_branches(st, actor(), months=services.months_back(chosen["months"]),
+                                         region_id=chosen["region_id"], sort=chosen["sort"],
+                                         offset=(chosen["page"] - 1) * ORG_PAGE_ROWS, limit=ORG_PAGE_ROWS,
+                                         lang=current_language())
+    except REFUSALS as exc:
+        message, status = refusal(exc)
+        return _message(_("Branches compared"), message, status)
+    regions = {b.get("region_id") for b in st.insights.comparison.branches()}  # every region, to switch
+    pages_ = max(1, -(-view["total"] // ORG_PAGE_ROWS))
+    return render_template("feedback/org.html", rows=view["branches"], chosen=chosen, periods=PERIODS,
+                           regions=sorted(r for r in regions if r), sorts=SORT_LABELS, threshold=view["threshold"],
+                           as_of=view["as_of"], total=view["total"], pages=pages_, section="org")
+
+
+def _org_filters(args) -> tuple[dict, bool]:
+    """The comparison's period, region (empty: all) and order as asked, and whether any was not one of the
+    choices."""
+    months, region, sort = args.get("months", "12"), args.get("region_id") or None, args.get("sort", "name")
+    page = args.get("page", "1")
+    wrong = (months not in {str(p) for p in PERIODS} or sort not in SORT_LABELS
+             or (region is not None and len(region) > REGION_ID_LENGTH)
+             or not (page.isascii() and page.isdigit() and 1 <= int(page) <= 10_000))
+    return {"months": int(months) if not wrong else 12, "region_id": region, "sort": sort,
+            "page": int(page) if not wrong else 1}, wrong
 
 
 blueprints = [pages]

@@ -237,6 +237,24 @@ def test_the_dashboard_filters_by_period_channel_and_age_and_refuses_what_is_not
         assert staff.get(f"/dashboard?branch_id={org.a}&{bad}").status_code == 422, bad
 
 
+def test_the_branches_compared_come_a_page_at_a_time_in_the_order_asked(org, visit, monkeypatch):
+    from services.feedback import services, ui
+
+    monkeypatch.setattr(ui, "ORG_PAGE_ROWS", 1)
+    services.pack_comparison(services.Feedback.of(org.db))
+    admin = visit("admin")
+    first = admin.page(f"/org?region_id={org.region}&months=6&sort=name")
+    assert f"branch_id={org.a}" in first and f"branch_id={org.b}" not in first  # A, then B
+    assert "Page 1 of 2 (2 branches)" in text_of(first) and 'rel="prev"' not in first
+    following = re.search(r'<a rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert f"region_id={org.region}" in following and "months=6" in following and "page=2" in following
+    second = admin.page(following.removeprefix("/feedback"))
+    assert f"branch_id={org.b}" in second and f"branch_id={org.a}" not in second
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+    for bad in ("page=0", "page=x", "page=%24gt"):
+        assert admin.get(f"/org?{bad}").status_code == 422, bad
+
+
 def test_staff_see_their_branchs_surveys_and_participants_the_ones_they_can_answer(org, visit):
     opened = org.survey(title={"he": "סקר פתוח", "en": "An open survey"})
     org.survey(open=False, title={"he": "טיוטה", "en": "A draft survey"})
@@ -290,6 +308,15 @@ def live_server(feedback_app):
     thread.join(timeout=10)
 
 
+def signed_in_page(browser, live_server: str, token: str, **options):
+    """A browser context with the person's session cookie on the live server (a desktop's screen unless
+    `options` say otherwise), and a page of it."""
+    context = browser.new_context(base_url=live_server, **{"viewport": {"width": 1280, "height": 800}, **options})
+    context.set_default_timeout(15_000)
+    context.add_cookies([{"name": "cocreate_session", "value": token, "url": live_server}])
+    return context, context.new_page()
+
+
 def fits_the_screen(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
@@ -304,11 +331,8 @@ def test_in_chromium_staff_build_and_open_a_survey_a_participant_answers_it_and_
     say = SAY[lang]
 
     def person(who: str):
-        context = browser.new_context(base_url=live_server, viewport=viewport, locale="he-IL" if lang == "he"
-                                       else "en-US")
-        context.set_default_timeout(15_000)
-        context.add_cookies([{"name": "cocreate_session", "value": org.tokens[who], "url": live_server}])
-        return context, context.new_page()
+        return signed_in_page(browser, live_server, org.tokens[who], viewport=viewport,
+                              locale="he-IL" if lang == "he" else "en-US")
 
     staff_context, staff = person("staff_a")
     participant_context, participant = person("p1")
@@ -356,3 +380,69 @@ def test_in_chromium_staff_build_and_open_a_survey_a_participant_answers_it_and_
         with browser_watchdog(60):
             staff_context.close()
             participant_context.close()
+
+
+COMPARED = {"en": {"dir": "ltr", "fewer": "Fewer than 5 responses", "link": "Branches compared",
+                   "refused": "Only organization admins compare branches."},
+            "he": {"dir": "rtl", "fewer": "פחות מ־5 תגובות", "link": "השוואת סניפים",
+                   "refused": "רק מנהלי הארגון משווים בין סניפים."}}
+
+
+@pytest.mark.browser
+def test_in_chromium_an_org_admin_compares_the_branches_in_both_languages_on_a_phone_and_a_desktop(
+        org, visit, live_server, browser):
+    from playwright.sync_api import expect
+
+    from services.feedback import services
+
+    at_a = org.survey()
+    for who, csat, nps in zip(("p1", "p2", "p3", "p4", "p5"), (5, 4, 4, 3, 5), (10, 9, 7, 5, 9)):
+        org.answer(who, at_a["id"], {"q1": csat, "q2": nps})
+    at_b = org.survey("staff_b", branch_id=org.b)
+    for who in ("p6", "p7"):  # two people: B's cells stay hidden
+        org.answer(who, at_b["id"], {"q1": 1, "q2": 0})
+    services.pack_comparison(services.Feedback.of(org.db))  # the worker's housekeeping
+    assert visit(None).get("/org").headers["Location"] == "/directory/signin?next=%2Ffeedback%2Forg"
+    for bad in ("months=5", "sort=%24gt", f"region_id={'r' * 65}"):
+        assert visit("admin").get(f"/org?{bad}").status_code == 422, bad
+    assert visit("admin").get("/org?region_id=rg_nowhere").status_code == 404
+
+    admin_context, admin = signed_in_page(browser, live_server, org.tokens["admin"])
+    staff_context, staff = signed_in_page(browser, live_server, org.tokens["staff_a"])
+    try:
+        for lang, width in (("en", 390), ("en", 1280), ("he", 390), ("he", 1280)):
+            say = COMPARED[lang]
+            admin.set_viewport_size({"width": width, "height": 800})
+            admin.goto(f"/feedback/org?lang={lang}&region_id={org.region}&months=3")
+            assert admin.locator("html").get_attribute("dir") == say["dir"]
+            expect(admin.locator(".subnav a[aria-current=page]")).to_have_text(say["link"])
+            expect(admin.locator("#branches tbody tr")).to_have_count(2)
+            expect(admin.locator(f'#region_id option[value="{org.region}"]')).to_have_attribute("selected", "")
+            a = admin.locator(f'#branches tbody tr:has(a[href$="branch_id={org.a}"]) td')
+            b = admin.locator(f'#branches tbody tr:has(a[href$="branch_id={org.b}"]) td')
+            expect(a.nth(0)).to_contain_text("4.2")  # (5 + 4 + 4 + 3 + 5) / 5
+            expect(a.nth(1)).to_have_text("5")
+            expect(a.nth(2)).to_have_text("40.0")  # 3 promoters, 1 detractor of 5
+            for cell in (0, 2):
+                expect(b.nth(cell)).to_have_text(say["fewer"])
+            expect(admin.locator("#as-of")).not_to_be_empty()
+            assert admin.evaluate("document.scrollingElement.scrollWidth <= innerWidth"), (lang, width)
+
+        admin.focus("#sort")  # the keyboard alone: the next order, then the button
+        admin.keyboard.press("ArrowDown")
+        admin.keyboard.press("Tab")
+        admin.keyboard.press("Enter")
+        admin.wait_for_url(re.compile(r"sort=responses"))
+        assert f"region_id={org.region}" in admin.url and "months=3" in admin.url
+        expect(admin.locator("#sort")).to_have_value("responses")
+        expect(admin.locator("#branches tbody tr").first.locator("th a")).to_have_attribute(
+            "href", f"/feedback/dashboard?branch_id={org.a}")  # the most responses first
+
+        refused = staff.goto("/feedback/org?lang=en")
+        assert refused.status == 403
+        expect(staff.locator("[role=alert]")).to_have_text(COMPARED["en"]["refused"])
+        expect(staff.get_by_role("link", name=COMPARED["en"]["link"])).to_have_count(0)
+    finally:
+        with browser_watchdog(60):
+            admin_context.close()
+            staff_context.close()
