@@ -11,9 +11,11 @@ and rewrites a whole document for every query and update, at some 10-50 µs per 
 - the pair tables `x|<scope>|<month>|<pair>|<first value>`, pairs `ap`, `ac`, `ag`, `pc`, `pg`, `cg`: figures and
   people for each value of the pair's second dimension, for one value of its first (two filters, or a filter
   and a breakdown: one or a few tiny documents a month).
-- the cubes `c|<scope>|<month>|<age>|<population>`: channel x program for one age and population group, for
-  views of three or four dimensions.
-A response adds to each of them with one $inc (8 per scope). Counters: survey responses `n`, CSAT answers
+- the cubes `c|<scope>|<month>|<age>|<population>`: channel x program for one age and population group, and
+  the service cubes `k|<scope>|<month>|<channel>|<program>`: age x population for one channel and program. A
+  view of three or four dimensions fixes age and population or channel and program (any three of the four do),
+  so it reads one of them a month (a breakdown: one per value).
+A response adds to each of them with one $inc (9 per scope). Counters: survey responses `n`, CSAT answers
 `c1`..`c5`, NPS `np`/`ns`/`nd` (promoters, passives, detractors); quick ratings `q1`..`q5`; outcome answers
 `o1`..`o5`; averages are sums over these distributions. People `pp` are counted per kind of feedback (survey,
 quick, outcome) from unique claims; a person's age and population group are frozen per month (at their first
@@ -91,7 +93,7 @@ def scope_key(kind: str, ident: str | None = None) -> str:
 
 DIMENSION_CODES = {"age_group": "a", "population_group": "p", "channel": "c", "program": "g"}
 PAIRS = ("ap", "ac", "ag", "pc", "pg", "cg")  # every two dimensions, in the order of DIMENSIONS
-SUMMARY, PAIR, CUBE = "summary", "pair", "cube"
+SUMMARY, PAIR, CUBE, SERVICE_CUBE = "summary", "pair", "cube", "service_cube"
 
 
 def summary_id(scope: str, month: str) -> str:
@@ -106,13 +108,19 @@ def cube_id(scope: str, month: str, age: str | None, population: str | None) -> 
     return f"c|{scope}|{month}|{part(age)}|{part(population)}"
 
 
+def service_cube_id(scope: str, month: str, channel: str, program: str) -> str:
+    return f"k|{scope}|{month}|{channel}|{program}"
+
+
 def target_id(scope: str, month: str, target: tuple) -> str:
     """The document of a scope and month that an update target names: (SUMMARY,), (PAIR, code, first value),
-    (CUBE, age, population)."""
+    (CUBE, age, population), (SERVICE_CUBE, channel, program)."""
     if target[0] == SUMMARY:
         return summary_id(scope, month)
     if target[0] == PAIR:
         return pair_id(scope, month, target[1], target[2])
+    if target[0] == SERVICE_CUBE:
+        return service_cube_id(scope, month, target[1], target[2])
     return cube_id(scope, month, target[1], target[2])
 
 
@@ -123,6 +131,8 @@ def target_fields(scope: str, month: str, target: tuple) -> dict:
         fields.update(pair=target[1], first=target[2])
     elif target[0] == CUBE:
         fields.update(a=target[1], p=target[2])
+    elif target[0] == SERVICE_CUBE:
+        fields.update(c=target[1], g=target[2])
     return fields
 
 
@@ -149,6 +159,7 @@ def figure_updates(segment: Segment, figures: Mapping[str, int]) -> dict[tuple, 
     for pair in PAIRS:
         updates[(PAIR, pair, v[pair[0]])] = {f"f.{v[pair[1]]}.{name}": inc for name, inc in figures.items()}
     updates[(CUBE, v["a"], v["p"])] = {f"f.{v['c']}|{v['g']}.{name}": inc for name, inc in figures.items()}
+    updates[(SERVICE_CUBE, v["c"], v["g"])] = {f"f.{v['a']}|{v['p']}.{name}": inc for name, inc in figures.items()}
     return updates
 
 
@@ -170,6 +181,7 @@ def people_updates(age: str | None, population: str | None, pattern: str, kind: 
         updates[(PAIR, "pg", p)] = {f"pp.{g}.{kind}": 1}
     else:
         updates[(PAIR, "cg", c)] = {f"pp.{g}.{kind}": 1}
+        updates[(SERVICE_CUBE, c, g)] = {f"pp.{a}|{p}.{kind}": 1}
     return updates
 
 
@@ -385,15 +397,19 @@ def combinations(summaries: list[Mapping], flt: "Filter") -> set[tuple[str, str]
 
 
 def flat_months(cubes: Iterable[Mapping]) -> list[dict]:
-    """The cubes of each month as one document keyed `age|population|channel|program`, for summarize()."""
+    """The cubes (or service cubes) of each month as one document keyed `age|population|channel|program`, for
+    summarize()."""
     months: dict[str, dict] = {}
     for cube in cubes:
         doc = months.setdefault(cube["month"], {"month": cube["month"], "f": {}, "pp": {}})
-        prefix = f"{cube['a']}|{cube['p']}|"
+        if cube.get("kind") == SERVICE_CUBE:
+            key_of = f"{{}}|{cube['c']}|{cube['g']}".format
+        else:
+            key_of = f"{cube['a']}|{cube['p']}|{{}}".format
         for key, counters in (cube.get("f") or {}).items():
-            doc["f"][prefix + key] = counters
+            doc["f"][key_of(key)] = counters
         for key, kinds in (cube.get("pp") or {}).items():
-            doc["pp"][prefix + key] = kinds
+            doc["pp"][key_of(key)] = kinds
     return [months[m] for m in sorted(months)]
 
 

@@ -26,7 +26,7 @@ from services.feedback.services import Feedback
 from shared.config import load_settings
 from shared.mongo import database_for
 
-KINDS = ("summary", "pair", "cube", "results", "funnel", "lead", "participation", "registered", "branch_figures",
+KINDS = ("summary", "pair", "cube", "service_cube", "results", "funnel", "lead", "participation", "registered", "branch_figures",
          "branch_funnel", "branch_leads")
 
 

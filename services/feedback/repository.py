@@ -406,6 +406,12 @@ class Insights:
         return [doc for month in months
                 if (doc := self._read(insights.pair_id(scope, month, pair, first), month, at))]
 
+    def service_cubes(self, scope: str, months: Iterable[str], channel: str, program: str,
+                      at: datetime | None = None) -> list[dict]:
+        at = at or now()
+        return [doc for month in months
+                if (doc := self._read(insights.service_cube_id(scope, month, channel, program), month, at))]
+
     def cubes(self, scope: str, summaries: Iterable[Mapping], flt: insights.Filter,
               at: datetime | None = None) -> list[dict]:
         """The cubes of the months that exist (their summaries say which) and match the filter's age and

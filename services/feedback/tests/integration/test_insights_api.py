@@ -193,3 +193,21 @@ def test_rebuild_insights_recomputes_what_a_crash_left_short(org):
     assert org.satisfaction(by="age_group") == before
     assert org.satisfaction(age_group="18_29", channel="web") == before_combined
     assert org.db["insights"].find_one({"_id": f"s|{survey['id']}"})["n"] == 6
+
+
+def test_three_dimensions_with_age_free_read_the_service_cube_and_agree_with_the_age_and_population_cube(org):
+    for who, rating in zip(("p1", "p2", "p3", "p4", "p5"), (5, 4, 4, 3, 5)):  # five of 18-29, families, web
+        org.api.ok("POST", "/feedback", org.tokens[who], 201,
+                   json={"branch_id": org.a, "rating": rating, "program": "pg_club"})
+    org.api.ok("POST", "/feedback", org.tokens["p6"], 201, json={"branch_id": org.a, "rating": 1})  # no program
+    by_age = org.satisfaction(channel="web", program="pg_club", by="age_group")
+    assert by_age["totals"]["quick"]["people"] == 5 and by_age["totals"]["quick"]["average"] == 4.2
+    assert [(row["value"], row["quick"]["average"]) for row in by_age["rows"]] == [("18_29", 4.2)]
+    free = org.satisfaction(channel="web", program="pg_club", age_group="18_29")  # population free
+    fixed = org.satisfaction(channel="web", program="pg_club", age_group="18_29", population_group="families")
+    assert free["totals"] == fixed["totals"] and fixed["totals"]["quick"]["answers"] == 5
+    month = months_back(1)[0]
+    assert org.db["insights"].find_one({"_id": f"k|br:{org.a}|{month}|web|pg_club"})["f"]["18_29|families"] == {
+        "q3": 1, "q4": 2, "q5": 2}
+    elsewhere = org.satisfaction(channel="phone", program="pg_club", by="age_group")
+    assert elsewhere["rows"] == [] and elsewhere["totals"]["quick"]["answers"] == 0
