@@ -12,10 +12,11 @@ and rewrites a whole document for every query and update, at some 10-50 µs per 
   people for each value of the pair's second dimension, for one value of its first (two filters, or a filter
   and a breakdown: one or a few tiny documents a month).
 - the cubes `c|<scope>|<month>|<age>|<population>`: channel x program for one age and population group, and
-  the service cubes `k|<scope>|<month>|<channel>|<program>`: age x population for one channel and program. A
-  view of three or four dimensions fixes age and population or channel and program (any three of the four do),
-  so it reads one of them a month (a breakdown: one per value).
-A response adds to each of them with one $inc (9 per scope). Counters: survey responses `n`, CSAT answers
+  the service cubes `k|<scope>|<month>|<channel>|<program>`: age x population for one channel and program, for
+  one channel and every program (`<channel>|*`) and for every channel and one program (`*|<program>`). A view
+  of three or four dimensions fixes age and population, or the channel or the program with age or population
+  free: it reads one cube or one service cube a month (a breakdown by age or population: the same one).
+A response adds to each of them with one $inc (11 per scope). Counters: survey responses `n`, CSAT answers
 `c1`..`c5`, NPS `np`/`ns`/`nd` (promoters, passives, detractors); quick ratings `q1`..`q5`; outcome answers
 `o1`..`o5`; averages are sums over these distributions. People `pp` are counted per kind of feedback (survey,
 quick, outcome) from unique claims; a person's age and population group are frozen per month (at their first
@@ -159,7 +160,8 @@ def figure_updates(segment: Segment, figures: Mapping[str, int]) -> dict[tuple, 
     for pair in PAIRS:
         updates[(PAIR, pair, v[pair[0]])] = {f"f.{v[pair[1]]}.{name}": inc for name, inc in figures.items()}
     updates[(CUBE, v["a"], v["p"])] = {f"f.{v['c']}|{v['g']}.{name}": inc for name, inc in figures.items()}
-    updates[(SERVICE_CUBE, v["c"], v["g"])] = {f"f.{v['a']}|{v['p']}.{name}": inc for name, inc in figures.items()}
+    for c, g in ((v["c"], v["g"]), (v["c"], ANY), (ANY, v["g"])):
+        updates[(SERVICE_CUBE, c, g)] = {f"f.{v['a']}|{v['p']}.{name}": inc for name, inc in figures.items()}
     return updates
 
 
@@ -181,6 +183,7 @@ def people_updates(age: str | None, population: str | None, pattern: str, kind: 
         updates[(PAIR, "pg", p)] = {f"pp.{g}.{kind}": 1}
     else:
         updates[(PAIR, "cg", c)] = {f"pp.{g}.{kind}": 1}
+    if c != ANY or g != ANY:
         updates[(SERVICE_CUBE, c, g)] = {f"pp.{a}|{p}.{kind}": 1}
     return updates
 

@@ -450,8 +450,8 @@ def _scope_of(actor: Actor, scope: str) -> str:
 
 class _Reader:
     """What one view reads, each document once: for a cell of no or one dimension the month summaries, of two
-    dimensions the pair table of its first value, of three or four the service cube of its channel and program
-    (when age or population is free) or the cube of its age and population."""
+    dimensions the pair table of its first value, of three or four the cube of its age and population, or
+    (when age or population is free) the service cube of its channel and program (either may be `*`)."""
 
     def __init__(self, s: Feedback, key: str, months: list[str]):
         self.s, self.key, self.months = s, key, months
@@ -465,11 +465,12 @@ class _Reader:
         return self._pairs[pair, first]
 
     def _flat(self, flt: Filter) -> list[dict]:
-        if flt.channel is not None and flt.program is not None and None in (flt.age_group, flt.population_group):
-            key = ("service", flt.channel, flt.program)  # age x population of one channel and program
+        if None in (flt.age_group, flt.population_group) and (flt.channel, flt.program) != (None, None):
+            # age x population for the channel and program (either may be every one: `*`)
+            key = ("service", flt.channel or insights.ANY, flt.program or insights.ANY)
             if key not in self._cubes:
-                self._cubes[key] = insights.flat_months(self.s.insights.service_cubes(
-                    self.key, self.months, flt.channel, flt.program))
+                self._cubes[key] = insights.flat_months(self.s.insights.service_cubes(self.key, self.months,
+                                                                                    key[1], key[2]))
             return self._cubes[key]
         narrow = (flt.age_group, flt.population_group)
         if narrow not in self._cubes:

@@ -209,5 +209,11 @@ def test_three_dimensions_with_age_free_read_the_service_cube_and_agree_with_the
     month = months_back(1)[0]
     assert org.db["insights"].find_one({"_id": f"k|br:{org.a}|{month}|web|pg_club"})["f"]["18_29|families"] == {
         "q3": 1, "q4": 2, "q5": 2}
+    every_program = org.satisfaction(channel="web", age_group="18_29", by="population_group")  # service cube web|*
+    assert [(row["value"], row["quick"]["people"]) for row in every_program["rows"]] == [("families", 5)]
+    assert every_program["rows"][0]["quick"] == org.satisfaction(
+        channel="web", age_group="18_29", population_group="families")["totals"]["quick"]  # the cube's figures
+    every_channel = org.satisfaction(program="pg_club", population_group="families", by="age_group")  # *|pg_club
+    assert [(row["value"], row["quick"]["average"]) for row in every_channel["rows"]] == [("18_29", 4.2)]
     elsewhere = org.satisfaction(channel="phone", program="pg_club", by="age_group")
     assert elsewhere["rows"] == [] and elsewhere["totals"]["quick"]["answers"] == 0
