@@ -20,6 +20,7 @@ from services.feedback.repository import (CubeCache, IdeasReadModel, Insights, I
 from shared.auth import ORG_ADMIN, STAFF_ROLES, Actor, Forbidden, Principal, require_signed_in
 from shared.errors import Conflict, DomainError, N_, NotFound
 from shared.events import Event, Recorded, envelop_all
+from shared.readmodels import BRANCHES
 
 log = logging.getLogger(__name__)
 IDEA_STATUSES, LEAD_TIMES = insights.IDEA_STATUSES, insights.LEAD_TIMES
@@ -619,8 +620,10 @@ def compare_branches(s: Feedback, actor: Actor, *, months: list[str], region_id:
     if not principal.has_role_in(None, [ORG_ADMIN]):
         raise Forbidden(N_("Only organization admins compare branches."))
     as_of, rows = s.insights.comparison.rows(months, region_id, now())
-    if rows is None:
-        raise NotFound(f"No region {region_id}.")
+    if rows is None:  # no branch of the region packed: a region newer than the last pack, or none
+        if s.db[BRANCHES].find_one({"region_id": region_id}, {"_id": 1}) is None:
+            raise NotFound(f"No region {region_id}.")
+        rows = []
     rows = comparison.sorted_rows(rows, sort, lang)
     return {"months": months, "region_id": region_id, "threshold": insights.THRESHOLD, "sort": sort,
             "as_of": as_of, "total": len(rows), "offset": offset,

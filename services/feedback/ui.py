@@ -558,13 +558,17 @@ def org():
     and the median days from planned to implemented; in the order asked."""
     chosen, wrong = _org_filters(request.args)
     if wrong:
-        return _message(_("Branches compared"), _("Choose the period, region and order from the lists."), 422)
-    st = store()
+        return _message(_("Branches compared"), _("Choose the period, channel, age group, region and order from "
+                                                   "the lists."), 422)
+    st, who, months = store(), actor(), services.months_back(chosen["months"])
+    scope = f"region:{chosen['region_id']}" if chosen["region_id"] else "org"
+    flt = Filter(age_group=chosen["age_group"], channel=chosen["channel"])
     try:
-        view = services.compare_branches(st, actor(), months=services.months_back(chosen["months"]),
-                                         region_id=chosen["region_id"], sort=chosen["sort"],
+        view = services.compare_branches(st, who, months=months, region_id=chosen["region_id"], sort=chosen["sort"],
                                          offset=(chosen["page"] - 1) * ORG_PAGE_ROWS, limit=ORG_PAGE_ROWS,
                                          lang=current_language())
+        by_age = services.satisfaction(st, who, scope=scope, months=months, flt=flt, by="age_group")
+        by_population = services.satisfaction(st, who, scope=scope, months=months, flt=flt, by="population_group")
     except REFUSALS as exc:
         message, status = refusal(exc)
         return _message(_("Branches compared"), message, status)
@@ -572,19 +576,19 @@ def org():
     pages_ = max(1, -(-view["total"] // ORG_PAGE_ROWS))
     return render_template("feedback/org.html", rows=view["branches"], chosen=chosen, periods=PERIODS,
                            regions=sorted(r for r in regions if r), sorts=SORT_LABELS, threshold=view["threshold"],
-                           as_of=view["as_of"], total=view["total"], pages=pages_, section="org")
+                           as_of=view["as_of"], total=view["total"], pages=pages_, channels=domain.CHANNELS,
+                           ages=domain.AGE_GROUPS, totals=by_age["totals"], by_age=by_age["rows"],
+                           by_population=by_population["rows"], section="org")
 
 
 def _org_filters(args) -> tuple[dict, bool]:
-    """The comparison's period, region (empty: all) and order as asked, and whether any was not one of the
-    choices."""
-    months, region, sort = args.get("months", "12"), args.get("region_id") or None, args.get("sort", "name")
-    page = args.get("page", "1")
-    wrong = (months not in {str(p) for p in PERIODS} or sort not in SORT_LABELS
-             or (region is not None and len(region) > REGION_ID_LENGTH)
+    """The comparison's period, channel, age group, region (empty: all), order and page as asked, and whether any
+    was not one of the choices."""
+    chosen, wrong = _dashboard_filters(args)  # the period, channel and age group, as on a branch's dashboard
+    region, sort, page = args.get("region_id") or None, args.get("sort", "name"), args.get("page", "1")
+    wrong = (wrong or sort not in SORT_LABELS or (region is not None and len(region) > REGION_ID_LENGTH)
              or not (page.isascii() and page.isdigit() and 1 <= int(page) <= 10_000))
-    return {"months": int(months) if not wrong else 12, "region_id": region, "sort": sort,
-            "page": int(page) if not wrong else 1}, wrong
+    return dict(chosen, region_id=region, sort=sort, page=int(page) if not wrong else 1), wrong
 
 
 blueprints = [pages]

@@ -104,5 +104,7 @@ def test_only_org_admins_compare_branches_and_an_unknown_region_is_not_found(org
     assert org.api.call("GET", "/insights/branches").status_code == 401
     assert org.api.call("GET", "/insights/branches", org.tokens["admin"],
                         query_string={"region_id": "rg_nowhere"}).status_code == 404
+    # a region whose branches came after the last pack is there, its branches from the next pack on
+    assert _compare(org)["region_id"] == org.region
     refused = org.api.call("GET", "/insights/branches", org.tokens["admin"], query_string={"sort": "$gt"})
     assert refused.status_code == 422 and "sort" in refused.get_json()["errors"]["query"]

@@ -255,6 +255,23 @@ def test_the_branches_compared_come_a_page_at_a_time_in_the_order_asked(org, vis
         assert admin.get(f"/org?{bad}").status_code == 422, bad
 
 
+def test_the_branches_compared_page_shows_the_region_by_group_with_the_segment_filters(org, visit):
+    made = org.survey()
+    for who, csat in zip(("p1", "p2", "p3", "p4", "p5"), (5, 4, 4, 3, 5)):  # five of 18-29 on the web
+        org.answer(who, made["id"], {"q1": csat, "q2": 9})
+    admin = visit("admin")
+
+    def groups(query: str) -> str:
+        page = admin.page(f"/org?region_id={org.region}&{query}")
+        return text_of(re.search(r'<section id="groups".*?</section>', page, re.S).group(0))
+
+    shown = groups("months=3")
+    assert f"Region {org.region} by group" in shown and "4.2" in shown  # overall and the 18-29 row
+    assert "4.2" not in groups("months=3&channel=phone") and "4.2" in groups("months=3&age_group=18_29")
+    for bad in ("channel=fax", "age_group=old"):
+        assert admin.get(f"/org?{bad}").status_code == 422, bad
+
+
 def test_staff_see_their_branchs_surveys_and_participants_the_ones_they_can_answer(org, visit):
     opened = org.survey(title={"he": "סקר פתוח", "en": "An open survey"})
     org.survey(open=False, title={"he": "טיוטה", "en": "A draft survey"})
