@@ -29,6 +29,24 @@ def keep_branches(handlers: Handlers) -> None:
         _upsert(db, event, {"open": False})
 
 
+POPULATION_GROUPS = "population_groups"
+
+
+def keep_population_groups(handlers: Handlers) -> None:
+    """Register the handler that keeps the organization's population groups (codes and names in Hebrew and
+    English) from the directory's `population_groups.changed`: one document, the whole list, newest wins."""
+
+    @handlers.on("cocreate.population_groups.changed.v1")
+    def population_groups_changed(db: Database, event: Event) -> None:
+        upsert_newer(db[POPULATION_GROUPS], "all", {"items": event.data["items"]}, event.time)
+
+
+def population_group_names(db: Database) -> dict[str, dict[str, str]]:
+    """Each population group's names per language, by code (empty until the directory has told)."""
+    doc = db[POPULATION_GROUPS].find_one({"_id": "all"}) or {}
+    return {item["code"]: item["name"] for item in doc.get("items", [])}
+
+
 def _upsert(db: Database, event: Event, fields: dict) -> None:
     upsert_newer(db[BRANCHES], event.subject, fields, event.time)
 

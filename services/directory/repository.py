@@ -18,7 +18,7 @@ from shared.outbox import PENDING, update_with_events, with_events
 
 BRANCHES, REGIONS, PEOPLE, EMAILS = "branches", "regions", "people", "email_claims"
 INVITES, SERVICE_ACCOUNTS, LOGIN_FAILURES, SETTINGS = "invites", "service_accounts", "login_failures", "org_settings"
-OUTBOX_COLLECTIONS = [BRANCHES, PEOPLE]
+OUTBOX_COLLECTIONS = [BRANCHES, PEOPLE, SETTINGS]
 INDEXES = [
     Index.on(BRANCHES, "code", unique=True),
     Index.on(BRANCHES, "region_id", "code"),
@@ -382,8 +382,10 @@ class OrgSettings:
         doc = self.collection.find_one({"_id": "population_groups"})
         return doc["items"] if doc else []
 
-    def set_population_groups(self, items: list[dict]) -> None:
-        self.collection.update_one({"_id": "population_groups"}, {"$set": {"items": items}}, upsert=True)
+    def set_population_groups(self, items: list[dict], events: Iterable[Event]) -> None:
+        """The list and its event, stored at once (the settings document carries its outbox)."""
+        self.collection.update_one({"_id": "population_groups"},
+                                   update_with_events({"$set": {"items": items}}, events), upsert=True)
 
     def seeded(self) -> dict[str, int]:
         """What the demo seed has made so far (services/directory/seed.py)."""

@@ -17,7 +17,7 @@ from services.directory.repository import (BranchRepository, InviteRepository, L
 from shared.auth import (BRANCH_MANAGER, BRANCH_STAFF, ORG_ADMIN, PARTICIPANT, SERVICE as SERVICE_KIND, Actor,
                          AuthError, Forbidden, Principal, TokenIssuer, require_role_in, require_signed_in)
 from shared.errors import Conflict, DomainError, NotFound, RateLimited
-from shared.events import envelop_all
+from shared.events import Recorded, envelop_all
 
 hasher = PasswordHasher()
 MAX_FAILURES, FAILURE_WINDOW = 5, 15 * 60
@@ -414,7 +414,10 @@ def set_population_groups(d: Directory, actor: Actor, items: list[dict]) -> list
     codes = [i["code"] for i in items]
     if len(set(codes)) != len(codes):
         raise DomainError("Population group codes must be unique.", "items")
-    d.settings.set_population_groups(items)
+    changed = Recorded("cocreate.population_groups.changed.v1", "population_groups",
+                       {"items": [{"code": i["code"], "name": {"he": i["name"]["he"], "en": i["name"]["en"]}}
+                                  for i in items]})
+    d.settings.set_population_groups(items, envelop_all([changed], service=SERVICE, actor=actor))
     return items
 
 

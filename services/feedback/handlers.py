@@ -11,10 +11,11 @@ from services.feedback import services
 from services.feedback.services import Feedback
 from shared.consumer import Handlers
 from shared.events import Event
-from shared.readmodels import keep_branches
+from shared.readmodels import keep_branches, keep_population_groups
 
 handlers = Handlers()
 keep_branches(handlers)
+keep_population_groups(handlers)
 
 
 def _use(case: Callable[[Feedback, Event], None]) -> Callable[[Database, Event], None]:

@@ -196,6 +196,14 @@ def test_every_change_stores_its_event_with_the_person_and_the_event_fits_the_co
         registry.validate(json.loads(entry["value"]))
     assert json.loads(doc["_outbox"][-1]["value"])["data"]["branch_roles"] == {branches["b"]: ["branch_manager"]}
 
+    groups = [{"code": "students", "name": {"he": "סטודנטים", "en": "Students"}},
+              {"code": "families", "name": {"he": "משפחות", "en": "Families"}}]
+    api.ok("PUT", "/population-groups", tokens["admin"], json={"items": groups})
+    [changed] = db["org_settings"].find_one({"_id": "population_groups"})["_outbox"][-1:]
+    registry.validate(event := json.loads(changed["value"]))
+    assert event["type"] == "cocreate.population_groups.changed.v1" and event["data"]["items"] == groups
+    assert api.ok("GET", "/population-groups", tokens["admin"])["items"] == groups
+
 
 def test_erasure_removes_what_identifies_a_person_and_frees_their_address(org):
     api, tokens, ids, branches, db = org

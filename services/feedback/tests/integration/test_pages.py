@@ -272,6 +272,25 @@ def test_the_branches_compared_page_shows_the_region_by_group_with_the_segment_f
         assert admin.get(f"/org?{bad}").status_code == 422, bad
 
 
+def test_population_groups_are_named_in_the_page_language_from_the_directorys_list(org, visit):
+    from services.feedback import ui
+    from services.feedback.tests.conftest import tell
+
+    made = org.survey()
+    for who in ("p1", "p2", "p3", "p4", "p5"):  # five of the "families" group
+        org.answer(who, made["id"], {"q1": 4, "q2": 9})
+    tell(org.db, "cocreate.population_groups.changed.v1", "population_groups", {"items": [
+        {"code": "families", "name": {"he": "משפחות", "en": "Families"}}]})
+    ui._population_names["until"] = 0.0  # as a minute later: the process reads the list again
+
+    def by_population(lang: str) -> str:
+        page = visit("staff_a", lang).page(f"/dashboard?branch_id={org.a}")
+        return text_of(re.search(r'<table id="by-population">.*?</table>', page, re.S).group(0))
+
+    assert "Families" in by_population("en") and "families" not in by_population("en")
+    assert "משפחות" in by_population("he")
+
+
 def test_staff_see_their_branchs_surveys_and_participants_the_ones_they_can_answer(org, visit):
     opened = org.survey(title={"he": "סקר פתוח", "en": "An open survey"})
     org.survey(open=False, title={"he": "טיוטה", "en": "A draft survey"})
