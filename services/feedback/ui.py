@@ -528,8 +528,7 @@ def dashboard():
     st, who, months = store(), actor(), services.months_back(chosen["months"])
     scope, flt = f"branch:{branch_id}", Filter(age_group=chosen["age_group"], channel=chosen["channel"])
     try:
-        by_age = services.satisfaction(st, who, scope=scope, months=months, flt=flt, by="age_group")
-        by_population = services.satisfaction(st, who, scope=scope, months=months, flt=flt, by="population_group")
+        found = services.satisfaction_by(st, who, scope=scope, months=months, flt=flt, by=GROUPS)
         ideas = services.idea_insights(st, who, scope=scope, months=months)
         people = services.spread_and_ambassadors(st, who, branch_id=branch_id)
     except REFUSALS as exc:
@@ -538,13 +537,15 @@ def dashboard():
     funnel_top = max([1, *ideas["funnel"].values()])
     return render_template("feedback/dashboard.html", branches=branches, branch_id=branch_id, chosen=chosen,
                            periods=PERIODS, channels=domain.CHANNELS, ages=domain.AGE_GROUPS,
-                           totals=by_age["totals"], by_age=by_age["rows"], by_population=by_population["rows"],
-                           threshold=by_age["threshold"], months=months, ideas=ideas, funnel_top=funnel_top,
+                           totals=found["totals"], by_age=found["rows"]["age_group"],
+                           by_population=found["rows"]["population_group"], threshold=found["threshold"],
+                           months=months, ideas=ideas, funnel_top=funnel_top,
                            people=people, statuses=services.IDEA_STATUSES, leads=services.LEAD_TIMES,
                            section="dashboard")
 
 
 PERIODS = (3, 6, 12, 24)  # the dashboard's periods, in months back from this one
+GROUPS = ("age_group", "population_group")  # the dashboards' breakdowns
 
 
 def _dashboard_filters(args) -> tuple[dict, bool]:
@@ -584,8 +585,7 @@ def org():
         view = services.compare_branches(st, who, months=months, region_id=chosen["region_id"], sort=chosen["sort"],
                                          offset=(chosen["page"] - 1) * ORG_PAGE_ROWS, limit=ORG_PAGE_ROWS,
                                          lang=current_language())
-        by_age = services.satisfaction(st, who, scope=scope, months=months, flt=flt, by="age_group")
-        by_population = services.satisfaction(st, who, scope=scope, months=months, flt=flt, by="population_group")
+        found = services.satisfaction_by(st, who, scope=scope, months=months, flt=flt, by=GROUPS)
     except REFUSALS as exc:
         message, status = refusal(exc)
         return _message(_("Branches compared"), message, status)
@@ -594,8 +594,8 @@ def org():
     return render_template("feedback/org.html", rows=view["branches"], chosen=chosen, periods=PERIODS,
                            regions=sorted(r for r in regions if r), sorts=SORT_LABELS, threshold=view["threshold"],
                            as_of=view["as_of"], total=view["total"], pages=pages_, channels=domain.CHANNELS,
-                           ages=domain.AGE_GROUPS, totals=by_age["totals"], by_age=by_age["rows"],
-                           by_population=by_population["rows"], section="org")
+                           ages=domain.AGE_GROUPS, totals=found["totals"], by_age=found["rows"]["age_group"],
+                           by_population=found["rows"]["population_group"], section="org")
 
 
 def _org_filters(args) -> tuple[dict, bool]:
