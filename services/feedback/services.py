@@ -391,6 +391,25 @@ def list_responses(s: Feedback, actor: Actor, survey_id: str, *, branch_id: str 
     return _listed(docs, after, limit)
 
 
+ANONYMOUS_TEXTS = 200  # written answers of an anonymous survey shown, at most
+
+
+def anonymous_texts(s: Feedback, actor: Actor, survey_id: str, limit: int = ANONYMOUS_TEXTS) -> list[dict]:
+    """The written answers of an anonymous survey, for staff of its branch, once 5 or more people have answered:
+    the text alone (no person, no time), in alphabetical order rather than the order they came in, so nothing
+    ties an answer to who gave it; up to `limit`. Under the threshold, none."""
+    doc = _survey_doc(s, actor, survey_id)
+    _require_manager(actor, doc.get("branch_id"))
+    texts = {q["id"] for q in doc["questions"] if q["type"] == domain.TEXT}
+    results = s.insights.survey_results(survey_id) or {}
+    if not doc.get("anonymous") or not texts or max(0, results.get("n", 0)) < insights.THRESHOLD:
+        return []
+    found = [{"question_id": a["question_id"], "text": a["value"]}
+             for r in s.responses.of_survey(survey_id, {"answers": 1})
+             for a in r.get("answers", []) if a["question_id"] in texts and a.get("value")]
+    return sorted(found, key=lambda t: (t["question_id"], t["text"].casefold()))[:limit]
+
+
 def list_quick(s: Feedback, actor: Actor, *, branch_id: str | None, after: str | None = None,
                limit: int = 20) -> tuple[list[dict], str | None]:
     _require_manager(actor, branch_id)

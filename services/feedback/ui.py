@@ -390,10 +390,13 @@ def qr_code(url: str) -> Markup:
 
 
 def _text_answers(survey_id: str, doc: dict, results: dict) -> list[dict]:
-    """Written answers of identified responses, shown only with the figures (never under the threshold)."""
+    """Written answers, shown only with the figures (never under the threshold): an identified survey's newest,
+    an anonymous survey's without who or when (services.anonymous_texts)."""
     texts = [q["id"] for q in doc["questions"] if q["type"] == domain.TEXT]
-    if results["suppressed"] or not results.get("responses") or doc.get("anonymous") or not texts:
+    if results["suppressed"] or not results.get("responses") or not texts:
         return []
+    if doc.get("anonymous"):
+        return services.anonymous_texts(store(), actor(), survey_id)
     found, _cursor = services.list_responses(store(), actor(), survey_id, limit=TEXT_ANSWERS)
     return [{"question_id": a["question_id"], "text": a["value"], "at": r["submitted_at"]}
             for r in found for a in r.get("answers", []) if a["question_id"] in texts]

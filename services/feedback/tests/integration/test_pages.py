@@ -194,6 +194,22 @@ def test_the_survey_page_hides_results_under_5_respondents_and_shows_them_from_5
     assert "Net promoter score: 60.0" in text  # 4 promoters, 1 detractor of 5
 
 
+def test_an_anonymous_surveys_written_answers_show_from_5_respondents_without_who_or_when(org, visit):
+    made = org.survey(anonymous=True)
+    notes = {"p1": "Zebra crossing outside", "p2": "a quieter room", "p3": "More evening hours", "p4": "Coffee"}
+    for who, note in notes.items():
+        org.answer(who, made["id"], {"q1": 4, "q2": 9, "q3": note})
+    staff = visit("staff_a")
+    assert not any(note in staff.page(f"/surveys/{made['id']}") for note in notes.values())  # four people
+    org.answer("p5", made["id"], {"q1": 5, "q2": 6})  # no written answer
+    page = staff.page(f"/surveys/{made['id']}")
+    listed = re.findall(r"<li>([^<]+)</li>", re.search(r'<ul class="answers-list">.*?</ul>', page, re.S).group(0))
+    assert listed == ["a quieter room", "Coffee", "More evening hours", "Zebra crossing outside"]  # not as sent
+    assert "without who wrote them or when" in text_of(page)
+    assert not any(org.ids[who] in page for who in notes)
+    assert visit("staff_b").get(f"/surveys/{made['id']}").status_code == 403
+
+
 @pytest.mark.parametrize("lang, fewer", [("he", "פחות מ־5 תגובות"), ("en", "Fewer than 5 responses")])
 def test_the_dashboard_hides_cells_under_5_people_and_shows_figures_from_5(org, visit, lang, fewer):
     made = org.survey()
