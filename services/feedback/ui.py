@@ -532,6 +532,8 @@ def dashboard():
     scope, flt = f"branch:{branch_id}", Filter(age_group=chosen["age_group"], channel=chosen["channel"])
     try:
         found = services.satisfaction_by(st, who, scope=scope, months=months, flt=flt, by=GROUPS)
+        themes = services.themes(st, who, scope=scope, months=months, age_group=chosen["age_group"],
+                                 limit=DASHBOARD_THEMES)["themes"]
         ideas = services.idea_insights(st, who, scope=scope, months=months)
         people = services.spread_and_ambassadors(st, who, branch_id=branch_id)
     except REFUSALS as exc:
@@ -542,13 +544,14 @@ def dashboard():
                            periods=PERIODS, channels=domain.CHANNELS, ages=domain.AGE_GROUPS,
                            totals=found["totals"], by_age=found["rows"]["age_group"],
                            by_population=found["rows"]["population_group"], threshold=found["threshold"],
-                           months=months, ideas=ideas, funnel_top=funnel_top,
+                           months=months, ideas=ideas, funnel_top=funnel_top, themes=themes,
                            people=people, statuses=services.IDEA_STATUSES, leads=services.LEAD_TIMES,
                            section="dashboard")
 
 
 PERIODS = (3, 6, 12, 24)  # the dashboard's periods, in months back from this one
 GROUPS = ("age_group", "population_group")  # the dashboards' breakdowns
+DASHBOARD_THEMES = 10  # the most raised subjects a dashboard lists
 
 
 def _dashboard_filters(args) -> tuple[dict, bool]:

@@ -307,6 +307,23 @@ def test_population_groups_are_named_in_the_page_language_from_the_directorys_li
     assert "משפחות" in by_population("he")
 
 
+def test_the_dashboard_lists_what_people_raise_from_five_people_for_the_age_chosen(org, visit):
+    made = org.survey()
+    for who in ("p1", "p2", "p3", "p4", "p5"):  # five of 18-29 write about the parking
+        org.answer(who, made["id"], {"q1": 3, "q2": 7, "q3": "The parking is too small"})
+    for who in ("p6", "p7"):  # two of 65+ about the stairs: too few
+        org.answer(who, made["id"], {"q1": 2, "q2": 5, "q3": "Steep stairs"})
+    staff = visit("staff_a")
+
+    def raised(query: str = "") -> str:
+        page = staff.page(f"/dashboard?branch_id={org.a}&{query}")
+        return text_of(re.search(r'<h2 id="raised">.*?(?:</ol>|</p>\s*(?=<h2))', page, re.S).group(0))
+
+    shown = raised()
+    assert "parking" in shown and "raised in 5 responses" in shown and "stairs" not in shown.lower()
+    assert "parking" in raised("age_group=18_29") and "parking" not in raised("age_group=65_plus")
+
+
 def test_staff_see_their_branchs_surveys_and_participants_the_ones_they_can_answer(org, visit):
     opened = org.survey(title={"he": "סקר פתוח", "en": "An open survey"})
     org.survey(open=False, title={"he": "טיוטה", "en": "A draft survey"})
