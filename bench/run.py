@@ -12,7 +12,7 @@ from bench.common import drop_bench_databases
 from bench.report import write_report
 
 BENCHMARKS = ["store", "kafka_throughput", "outbox_latency", "flask_ceiling", "directory_import", "ideas_browse",
-              "ideas_votes", "notifications_fanout", "feedback_dashboard"]
+              "ideas_votes", "notifications_fanout", "feedback_dashboard", "notifications_delivery"]
 
 
 def main(names: list[str]) -> None:
