@@ -6,7 +6,7 @@ handed as plain data to the use cases; what they refuse comes back on the page, 
 the field at fault marked."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time
 from time import monotonic
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ from shared.readmodels import population_group_names
 from shared.web import actor, current_principal, settings
 from shared.web.frame import branch_options
 from shared.web.pages import signed_in
-from shared.web.i18n import current_language
+from shared.web.i18n import as_utc, current_language
 
 pages = Blueprint("pages", __name__)
 
@@ -113,11 +113,7 @@ def branch_name(branch_id: str | None) -> str:
 
 
 def when(at) -> str:
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
-    return format_date(at, "medium")
+    return format_date(as_utc(at), "medium")
 
 
 def number(value, digits: int = 1) -> str:

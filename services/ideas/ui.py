@@ -27,7 +27,7 @@ from shared.readmodels import BRANCHES
 from shared.web import actor, current_principal, db
 from shared.web.frame import branch_options
 from shared.web.pages import signed_in
-from shared.web.i18n import current_language
+from shared.web.i18n import as_utc, current_language
 
 log = logging.getLogger(__name__)
 pages = Blueprint("pages", __name__)
@@ -166,8 +166,7 @@ def idea_author(doc: dict) -> str:
 
 
 def when(at) -> str:
-    if isinstance(at, (int, float)):
-        at = datetime.fromtimestamp(at, timezone.utc)
+    at = as_utc(at)
     return f"{format_date(at, 'medium')} {format_time(at, 'short')}"
 
 

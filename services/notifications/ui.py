@@ -4,7 +4,6 @@ logs. Forms are checked by the API's own schemas and handed as plain data to the
 comes back on the page, in the reader's language."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from functools import wraps
 
 import marshmallow as ma
@@ -18,7 +17,7 @@ from shared.auth import AuthError, Forbidden
 from shared.errors import Conflict, DomainError, NotFound
 from shared.web import actor, current_principal, settings
 from shared.web.pages import signed_in
-from shared.web.i18n import current_language
+from shared.web.i18n import as_utc, current_language
 
 pages = Blueprint("pages", __name__)
 
@@ -67,11 +66,7 @@ def refusal(exc: Exception) -> tuple[str, int]:
 
 
 def when(at) -> str:
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
-    return format_datetime(at, "medium")
+    return format_datetime(as_utc(at), "medium")
 
 
 @pages.app_context_processor

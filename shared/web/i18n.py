@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -51,6 +52,16 @@ def select_language() -> str:
 
 def current_language() -> str:
     return get_locale().language
+
+
+def as_utc(at: datetime | str | float) -> datetime:
+    """A moment as the services keep or send it (a datetime, naive meaning UTC; ISO 8601 text; epoch seconds),
+    as an aware UTC datetime, ready for Flask-Babel's date and time formats."""
+    if isinstance(at, (int, float)):
+        return datetime.fromtimestamp(at, timezone.utc)
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
 def text_direction() -> str:
