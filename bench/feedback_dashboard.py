@@ -14,8 +14,6 @@
     a ratio to raw insert_one of this run (bench/store.py)."""
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import random
 import threading
@@ -23,7 +21,7 @@ import time
 from collections import Counter, defaultdict
 
 from bench.common import MONGO, bench_db, bench_settings, cores_busy, cpu_by_group, percentile, result_of_this_run, write
-from bench.http import Gunicorn
+from bench.http import Gunicorn, call
 from bench.ideas_browse import Keys, branch_of, seed_branches, worker_pids
 from services.feedback import comparison, insights, services
 from services.feedback.insights import Segment
@@ -113,17 +111,6 @@ def _add(docs: dict[str, dict], update: tuple[str, dict, dict], more: dict | Non
         for name in parents:
             node = node.setdefault(name, {})
         node[leaf] = node.get(leaf, 0) + value
-
-
-def call(port: int, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
 
 
 def views(branch_id: str, region_id: str) -> list[tuple[str, str, str]]:
@@ -235,7 +222,7 @@ def main() -> dict:
                 began = time.perf_counter()
                 status, body = call(server.port, "GET", path, who[role])
                 latencies.append(time.perf_counter() - began)
-                assert status == 200, (view, status, body[:200])
+                assert status == 200, (view, status, str(body)[:200])
             measured[view] = {"p50_ms": round(percentile(latencies, 50) * 1000, 1),
                               "p99_ms": round(percentile(latencies, 99) * 1000, 1)}
             print(f"  {view}: {measured[view]}", flush=True)

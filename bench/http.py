@@ -1,6 +1,8 @@
 """HTTP load with wrk (Debian's package): runs a gunicorn app with our configuration and measures it."""
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import re
 import signal
@@ -12,6 +14,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def call(port: int, method: str, path: str, token: str, body: dict | None = None,
+         timeout: float = 60) -> tuple[int, dict]:
+    """One JSON request as a signed-in client, on a connection of its own: the status and the JSON answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        response = conn.getresponse()
+        raw = response.read()
+        return response.status, (json.loads(raw) if raw else {})
+    finally:
+        conn.close()
 
 
 def free_port() -> int:

@@ -13,7 +13,6 @@
     that answer is the latency (the event follows the stored entry, so a latency is if anything late)."""
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -26,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.common import KAFKA, MONGO, bench_db, bench_settings, machine_busy_seconds, percentile, write
-from bench.http import Gunicorn
+from bench.http import Gunicorn, call
 from bench.ideas_browse import Keys, ideas_server, seed_branches, branch_of
 from services.notifications import services as notifications
 from services.notifications.handlers import handlers
@@ -92,18 +91,6 @@ def fanout(followers: int = FOLLOWERS, runs: int = FANOUT_RUNS) -> dict:
 
 
 # --- (b) HTTP status change to the inbox, at 50 a second -----------------------------------------------------
-
-def call(port: int, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        response = conn.getresponse()
-        raw = response.read()
-        return response.status, (json.loads(raw) if raw else {})
-    finally:
-        conn.close()
-
 
 def start_worker(service: str, mongo_db: str, keys: Keys) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), KAFKA_BOOTSTRAP_SERVERS=KAFKA, MONGO_URL=MONGO, MONGO_DB=mongo_db,
