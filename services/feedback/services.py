@@ -471,7 +471,8 @@ def _scope_of(actor: Actor, scope: str) -> str:
 class _Reader:
     """What one view reads, each document once: for a cell of no or one dimension the month summaries, of two
     dimensions the pair table of its first value, of three or four the cube of its age and population, or
-    (when age or population is free) the service cube of its channel and program (either may be `*`)."""
+    (when age or population is free, or the breakdown's) the service cube of its channel and program (either
+    may be `*`)."""
 
     def __init__(self, s: Feedback, key: str, months: list[str]):
         self.s, self.key, self.months = s, key, months
@@ -484,8 +485,11 @@ class _Reader:
             self._pairs[pair, first] = self.s.insights.pairs(self.key, self.months, pair, first)
         return self._pairs[pair, first]
 
-    def _flat(self, flt: Filter) -> list[dict]:
-        if None in (flt.age_group, flt.population_group) and (flt.channel, flt.program) != (None, None):
+    def _flat(self, flt: Filter, across: str | None = None) -> list[dict]:
+        """The flat cells a cell of three or four dimensions is summed from; `across` names the dimension a
+        breakdown varies (a breakdown by age or population reads the one document holding them all)."""
+        free = None in (flt.age_group, flt.population_group) or across in ("age_group", "population_group")
+        if free and (flt.channel, flt.program) != (None, None):
             # age x population for the channel and program (either may be every one: `*`)
             key = ("service", flt.channel or insights.ANY, flt.program or insights.ANY)
             if key not in self._cubes:
@@ -498,7 +502,7 @@ class _Reader:
                 self.key, self.summaries, Filter(age_group=narrow[0], population_group=narrow[1])))
         return self._cubes[narrow]
 
-    def cell(self, flt: Filter, month: str | None = None) -> dict:
+    def cell(self, flt: Filter, month: str | None = None, across: str | None = None) -> dict:
         def pick(docs: list[dict]) -> list[dict]:
             return [d for d in docs if d["month"] == month] if month else docs
 
@@ -509,7 +513,7 @@ class _Reader:
         if len(dims) == 2:
             first, second = (getattr(flt, d) for d in dims)
             return insights.pair_cell(pick(self._pair(insights.pair_of(dims), first)), second)
-        return insights.summarize(pick(self._flat(flt)), flt)
+        return insights.summarize(pick(self._flat(flt, across)), flt)
 
 
 def _empty(row: Mapping) -> bool:
@@ -529,8 +533,8 @@ def view(s: Feedback, key: str, months: list[str], flt: Filter, by: str | None =
     elif by:
         values = ([getattr(flt, by)] if getattr(flt, by) is not None
                   else insights.marginal_values(reader.summaries, insights.DIMENSION_CODES[by]))
-        rows = [dict(reader.cell(flt.with_(by, value)), value=None if value == insights.UNKNOWN else value)
-                for value in values]
+        rows = [dict(reader.cell(flt.with_(by, value), across=by),
+                     value=None if value == insights.UNKNOWN else value) for value in values]
         rows = [row for row in rows if not _empty(row)]
         insights.suppress_complements(rows, ("surveys", "quick", "outcomes"))
     return totals, rows
