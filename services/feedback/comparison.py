@@ -37,20 +37,25 @@ ROWS_SECONDS = 15  # a process answers the same comparison from memory this long
 PACK_KIND, NOW_PACK = "branch_pack", "bp|now"
 
 
-def chunk(branch_id: str) -> str:
-    return f"{int.from_bytes(hashlib.blake2b(branch_id.encode(), digest_size=4).digest(), 'big') % CHUNKS:02d}"
+def chunk(branch_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(branch_id.encode(), digest_size=4).digest(), "big") % CHUNKS
+
+
+def chunk_id(kind: str, number: int, month: str | None = None) -> str:
+    """`bc|<month>|<chunk>` (figures), `bl|<month>|<chunk>` (lead times) or `bf|<chunk>` (the funnel)."""
+    return f"{kind}|{month}|{number:02d}" if month else f"{kind}|{number:02d}"
 
 
 def figures_id(month: str, branch_id: str) -> str:
-    return f"bc|{month}|{chunk(branch_id)}"
+    return chunk_id("bc", chunk(branch_id), month)
 
 
 def leads_id(month: str, branch_id: str) -> str:
-    return f"bl|{month}|{chunk(branch_id)}"
+    return chunk_id("bl", chunk(branch_id), month)
 
 
 def funnel_id(branch_id: str) -> str:
-    return f"bf|{chunk(branch_id)}"
+    return chunk_id("bf", chunk(branch_id))
 
 
 def pack_id(month: str) -> str:
@@ -223,10 +228,14 @@ class BranchComparison:
         self.collection.replace_one({"_id": doc_id}, {"kind": PACK_KIND, "packed_at": at.isoformat(), **fields,
                                                       "json": json.dumps(pack, separators=(",", ":"))}, upsert=True)
 
+    def _merged(self, kind: str, month: str | None = None) -> dict[str, dict]:
+        """Every chunk document of a kind (and month), read by `_id`, as one per-branch map."""
+        return merged(self.collection.find_one({"_id": chunk_id(kind, number, month)}) for number in range(CHUNKS))
+
     def pack(self, month: str, at: datetime) -> dict:
         """Read a month's chunk documents (2 x CHUNKS reads by `_id`) and store them as its pack."""
-        figures = merged(self.collection.find_one({"_id": f"bc|{month}|{c:02d}"}) for c in range(CHUNKS))
-        leads = merged(self.collection.find_one({"_id": f"bl|{month}|{c:02d}"}) for c in range(CHUNKS))
+        figures = self._merged("bc", month)
+        leads = self._merged("bl", month)
         pack = {"f": figures, "l": leads}
         self._store(pack_id(month), pack, at, month=month)
         return pack
@@ -234,7 +243,7 @@ class BranchComparison:
     def pack_now(self, at: datetime) -> dict:
         """Pack what is compared as it is now: every branch feedback knows (id, name, region: one read of the
         branches) and the funnel of each."""
-        funnel = merged(self.collection.find_one({"_id": f"bf|{c:02d}"}) for c in range(CHUNKS))
+        funnel = self._merged("bf")
         branches = [{"_id": b["_id"], "name": b.get("name"), "region_id": b.get("region_id")}
                     for b in self.collection.database[BRANCHES].find({}, {"name": 1, "region_id": 1})]
         now = {"funnel": funnel, "branches": branches}

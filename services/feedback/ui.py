@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from pymongo.errors import PyMongoError
 
-from services.feedback import domain, schemas, services
+from services.feedback import comparison, domain, schemas, services
 from services.feedback.api import store
 from services.feedback.insights import Filter
 from shared.auth import STAFF_ROLES, AuthError, Forbidden, Principal
@@ -545,7 +545,7 @@ def dashboard():
                            section="dashboard")
 
 
-PERIODS = (3, 6, 12, 24)  # the dashboard's periods, in months back from this one
+PERIODS = comparison.PERIODS  # the pages' periods, in months back from this one (kept pre-combined for the org)
 GROUPS = ("age_group", "population_group")  # the dashboards' breakdowns
 DASHBOARD_THEMES = 10  # the most raised subjects a dashboard lists
 
