@@ -6,8 +6,10 @@ response is counted once (its claim), and a pack is rewritten whole from the cou
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from services.feedback import SERVICE, services
+from services.feedback.domain import now
 from services.feedback.handlers import handlers
 from services.feedback.repository import INDEXES, OUTBOX_COLLECTIONS, CubeCache
 from shared.config import Settings, load_settings
@@ -22,10 +24,11 @@ def spec() -> WorkerSpec:
                       indexes=INDEXES)
 
 
-def tidy(s: services.Feedback) -> dict[str, int]:
-    """One round of housekeeping; returns what it did."""
-    return {"surveys_closed": services.close_due(s), "responses_counted": services.count_pending(s),
-            "months_packed": services.pack_comparison(s)}
+def tidy(s: services.Feedback, at: datetime | None = None) -> dict[str, int]:
+    """One round of housekeeping (as of `at`, by default now); returns what it did."""
+    at = at or now()
+    return {"surveys_closed": services.close_due(s, at), "responses_counted": services.count_pending(s),
+            "months_packed": services.pack_comparison(s, at)}
 
 
 def housekeep(settings: Settings, stop: threading.Event, seconds: float = HOUSEKEEPING_SECONDS) -> None:
