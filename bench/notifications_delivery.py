@@ -65,11 +65,13 @@ class Mailbox:
 
 
 class Calls:
-    """What the webhook receiver was called with: when, and how many calls were not signed."""
+    """What the webhook receiver was called with: when, how many calls were not signed, and over how many
+    connections."""
 
     def __init__(self):
         self.arrivals: list[float] = []
         self.unsigned = 0
+        self.connections: set[tuple] = set()
         self.lock = threading.Lock()
 
 
@@ -86,6 +88,7 @@ def receiving(calls: Calls) -> Iterator[str]:
             with calls.lock:
                 calls.arrivals.append(time.perf_counter())
                 calls.unsigned += not self.headers.get(signing.HEADER)
+                calls.connections.add(self.client_address)
             self.send_response(204)
             self.end_headers()
 
@@ -189,6 +192,7 @@ def webhooks(db, settings, branch: str) -> dict:
     assert db[WEBHOOK_DELIVERIES].count_documents({"status": DELIVERED}) == WEBHOOK_CALLS
     durations = logged_ms(db, WEBHOOK_DELIVERIES)
     return {**result, "received_by_receiver": received, "unsigned": calls.unsigned,
+            "receiver_connections": len(calls.connections),
             "call_p50_ms": ms(durations, 50), "call_p99_ms": ms(durations, 99)}
 
 

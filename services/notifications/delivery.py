@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Failed = Callable[[int, str, bool], Event]  # (attempt, reason, final) -> the notification.failed event
 USER_AGENT = "Cocreate-Webhooks/1"
+ANSWER_READ = 64 * 1024  # bytes of a webhook receiver's answer read so its connection can be reused
 MAX_LISTED = 1000  # notifications listed in one delivered event (the contract's bound); a digest rarely nears it
 
 
@@ -310,7 +311,7 @@ class Dispatcher:
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code} {response.reason or ''}".strip()
-            response.close()  # the body is not read: a receiver's answer is its status
+            _release(response)
         except requests.Timeout:
             error = f"no answer within {self.settings.webhook_timeout_seconds:g} s"
         except requests.RequestException as exc:
@@ -330,6 +331,16 @@ class Dispatcher:
                                   duration_ms=duration)
             self._settle_failure(self.calls, doc, entry, failed)
         return 1
+
+
+def _release(response: requests.Response) -> None:
+    """Let the call's connection serve the next call to the same receiver: a receiver's answer is its status,
+    but its body must be read off the connection before the connection can be reused. A body longer than
+    ANSWER_READ is not worth reading: the connection is closed instead."""
+    try:
+        response.raw.read(ANSWER_READ, decode_content=False)
+    finally:
+        response.close()
 
 
 # --- events ---------------------------------------------------------------------------------------------

@@ -255,13 +255,17 @@ def mailbox(smtp_server) -> Mailbox:
 
 
 class Receiver:
-    """A webhook receiver (http.server in a thread). `script` says how to answer the next requests: a status
-    code, or "drop" (close the connection without an answer); then 200. `hold_at` makes the n-th request wait
-    until released (then it answers 503). `accepted` keeps the requests answered 2xx."""
+    """A webhook receiver (http.server in a thread, HTTP/1.1: a connection serves calls until the caller closes
+    it). `script` says how to answer the next requests: a status code, or "drop" (close the connection without
+    an answer); then 200. `hold_at` makes the n-th request wait until released (then it answers 503).
+    `accepted` keeps the requests answered 2xx; `connections` the callers' addresses; `answer` is the body
+    of every answer."""
 
     def __init__(self):
         self.requests: list[dict] = []
         self.accepted: list[dict] = []
+        self.connections: set[tuple] = set()
+        self.answer = b""
         self.script: list[int | str] = []
         self.hold_at: int | None = None
         self.held = threading.Event()
@@ -270,11 +274,14 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 seen = {"path": self.path, "headers": dict(self.headers), "body": body}
                 with receiver.lock:
                     receiver.requests.append(seen)
+                    receiver.connections.add(self.client_address)
                     arrival = len(receiver.requests)
                     answer = receiver.script.pop(0) if receiver.script else 200
                 if arrival == receiver.hold_at:
@@ -290,8 +297,9 @@ class Receiver:
                         receiver.accepted.append(seen)
                 try:
                     self.send_response(answer)
-                    self.send_header("Content-Length", "0")
+                    self.send_header("Content-Length", str(len(receiver.answer)))
                     self.end_headers()
+                    self.wfile.write(receiver.answer)
                 except OSError:  # the sender is gone (killed while we held its request)
                     self.close_connection = True
 

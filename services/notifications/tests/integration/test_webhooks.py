@@ -197,6 +197,24 @@ def test_only_subscribed_types_go_and_paused_or_deleted_subscriptions_get_nothin
     assert log_of(org, submitted)[0]["status"] == DELIVERED
 
 
+def test_calls_to_a_receiver_share_one_connection_and_a_long_answer_is_not_read(org, hooks, receiver, dispatcher):
+    hook = hooks(receiver.url)
+    idea = org.idea("p1")
+    for previous, to in [("submitted", "under_review"), ("under_review", "planned"), ("planned", "in_progress")]:
+        org.move(idea, to, previous=previous)
+    dispatcher().drain()
+    assert len(receiver.accepted) == 3 and len(receiver.connections) == 1
+    # An answer of 2 MB is the receiver's business: the call counts by its status, the body is left unread and
+    # its connection closed, and the next call opens a new one.
+    receiver.answer = b"x" * 2_000_000
+    org.move(idea, "implemented", previous="in_progress")
+    receiver.answer = b""
+    org.move(org.idea("p2", title="Longer opening hours"), "under_review")
+    dispatcher().drain()
+    assert len(receiver.accepted) == 5 and len(receiver.connections) == 2
+    assert [d["status"] for d in org.db[WEBHOOK_DELIVERIES].find({"webhook": hook["id"]})] == [DELIVERED] * 5
+
+
 def test_the_delivery_log_pages_newest_first(org, hooks, receiver, dispatcher):
     hook = hooks(receiver.url)
     idea = org.idea("p1")
