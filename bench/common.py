@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Iterable, Mapping
 
 from shared.config import load_settings
 
@@ -112,27 +113,45 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def cpu_by_group(workers: list[int]) -> dict[str, dict[int, float]]:
+def cpu_by_group(workers: list[int], named: Mapping[str, Iterable[int]] | None = None) -> dict[str, dict[int, float]]:
     """CPU seconds so far of our web workers, the load generator (this process and wrk), the store (FerretDB and
-    its PostgreSQL backends: shared with anything else that uses the store) and the whole machine."""
+    its PostgreSQL backends: shared with anything else that uses the store), the broker (Kafka), the whole
+    machine, and any `named` groups of our own processes (e.g. {"ideas_worker": [pid]})."""
+    named = {name: set(pids) for name, pids in (named or {}).items()}
     found: dict[str, dict[int, float]] = {"web_workers": {}, "load_generator": {}, "ferretdb": {},
-                                          "postgresql": {}}
+                                          "postgresql": {}, "kafka": {}, **{name: {} for name in named}}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         pid = int(entry.name)
         try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
-            group = ("web_workers" if pid in workers
-                     else "load_generator" if pid == os.getpid() or command.rsplit("/", 1)[-1] == "wrk"
-                     else "postgresql" if command.startswith("postgres")
-                     else "ferretdb" if "ferretdb" in command else None)
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            command = arguments[0].decode()
+            group = (next((name for name, pids in named.items() if pid in pids), None)
+                     or ("web_workers" if pid in workers
+                         else "load_generator" if pid == os.getpid() or command.rsplit("/", 1)[-1] == "wrk"
+                         else "postgresql" if command.startswith("postgres")
+                         else "ferretdb" if "ferretdb" in command
+                         else "kafka" if b"kafka.Kafka" in arguments else None))
             if group:
                 found[group][pid] = cpu_seconds(pid)
         except (OSError, IndexError, ValueError):
             continue  # a process that ended meanwhile
     found["machine"] = {0: machine_busy_seconds()}
     return found
+
+
+def family(pid: int) -> set[int]:
+    """A process and its children (a gunicorn master and its workers)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if parent_of(int(entry.name)) == pid:
+                    children.add(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return {pid} | children
 
 
 def cores_busy(before: dict, after: dict, seconds: float) -> dict[str, float]:
