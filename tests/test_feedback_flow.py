@@ -15,6 +15,7 @@ from services.feedback.app import create_app as create_feedback
 from services.feedback.domain import outcome_id
 from services.feedback.handlers import handlers as feedback_handlers
 from services.feedback.repository import OUTBOX_COLLECTIONS as FEEDBACK_OUTBOXES
+from services.feedback.tests.conftest import clear_of_a_month_turn
 from services.ideas.app import create_app as create_ideas
 from services.ideas.handlers import handlers as ideas_handlers
 from services.ideas.repository import OUTBOX_COLLECTIONS as IDEAS_OUTBOXES
@@ -29,6 +30,7 @@ ANSWERS = {YOUNG: [5, 4, 5, 4, 5], OLD: [5, 4, 2, 1, 4]}  # all positive; three 
 
 def test_an_implemented_idea_is_measured_by_its_outcome_survey_and_the_branch_sees_it_by_age_group(
         make_settings, admin_token, producer, consumer_at_end):
+    clear_of_a_month_turn()  # the ten answers and the view by age group in one month, not split at midnight UTC
     settings = {name: make_settings(name) for name in ("directory", "ideas", "feedback")}
     dbs = {name: database_for(s) for name, s in settings.items()}
     published = consumer_at_end("notifications", ["cocreate.feedback"])

@@ -5,6 +5,7 @@ the service's own handlers."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -83,6 +84,25 @@ def days_ago(days: float) -> datetime:
     return datetime.now(timezone.utc) - timedelta(days=days)
 
 
+MONTH_TURN_MARGIN = timedelta(minutes=2)  # longer than any test of feedback takes
+
+
+def next_month(at: datetime) -> datetime:
+    return (at.replace(day=28) + timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def clear_of_a_month_turn(at: datetime | None = None, sleep=time.sleep) -> float:
+    """Start a test's data after a month turn, not across it: the service stamps each response with the month
+    it is submitted in, so a test begun in a month's last seconds (midnight UTC) would split its five people
+    between two months and find each hidden. Waits, only then, until the new month; returns the seconds waited."""
+    at = at or datetime.now(timezone.utc)
+    wait = (next_month(at) - at).total_seconds() + 1  # a second past the turn, whatever the clocks' drift
+    if wait > MONTH_TURN_MARGIN.total_seconds():
+        return 0.0
+    sleep(wait)
+    return wait
+
+
 @dataclass
 class Org:
     api: ApiClient
@@ -143,6 +163,7 @@ PARTICIPANTS = {"p1": "18_29", "p2": "18_29", "p3": "18_29", "p4": "18_29", "p5"
 
 @pytest.fixture
 def org(feedback_app, issue_token) -> Org:
+    clear_of_a_month_turn()
     app, db = feedback_app
     run = uuid.uuid4().hex[:6]
     region, a, b = f"rg_{run}", f"br_a{run}", f"br_b{run}"
