@@ -81,28 +81,29 @@ class Dispatcher:
                 busy = self.dispatch_once(stop)
             except PyMongoError:
                 log.exception("delivery: store unavailable; retrying")
+                self.mailer.close()
                 stop.wait(1.0)
                 continue
             except Exception:  # never let one bad document stop every delivery; it is logged and retried
                 log.exception("delivery pass failed; retrying")
+                self.mailer.close()
                 busy = 0
             if not busy:
+                self.mailer.close_idle()
                 stop.wait(self.settings.delivery_poll_seconds)
         self.mailer.close()
         log.info("delivery loop stopped")
 
     def dispatch_once(self, stop: threading.Event | None = None) -> int:
-        """One pass: form the day's digests if due, then send what is due. Returns how many were settled."""
+        """One pass: form the day's digests if due, then send what is due. Returns how many were settled. The
+        SMTP connection is left open for the next pass (the loop closes it once idle)."""
         self.form_digests()
         settled = 0
         batch = self.settings.delivery_batch
-        try:
-            for doc in self.emails.due(self.clock(), batch):
-                if stop is not None and stop.is_set():
-                    return settled
-                settled += self._send_digest(doc) if doc.get("kind") == "digest" else self._send_email(doc)
-        finally:
-            self.mailer.close()
+        for doc in self.emails.due(self.clock(), batch):
+            if stop is not None and stop.is_set():
+                return settled
+            settled += self._send_digest(doc) if doc.get("kind") == "digest" else self._send_email(doc)
         for doc in self.calls.due(self.clock(), batch):
             if stop is not None and stop.is_set():
                 break
@@ -112,11 +113,14 @@ class Dispatcher:
     def drain(self, limit: int = 100) -> int:
         """Passes until nothing is due now (tests and maintenance); returns how many were settled."""
         total = 0
-        for _ in range(limit):
-            settled = self.dispatch_once()
-            total += settled
-            if not settled:
-                break
+        try:
+            for _ in range(limit):
+                settled = self.dispatch_once()
+                total += settled
+                if not settled:
+                    break
+        finally:
+            self.mailer.close()
         return total
 
     # --- claims and outcomes ---------------------------------------------------------------------------

@@ -189,10 +189,12 @@ SMTP_USER, SMTP_PASSWORD = "cocreate", "relay-secret"
 class Mailbox:
     """What an SMTP server (aiosmtpd, on a free port, with login) received. `refuse` answers the next messages
     with these replies instead of taking them; `hold` makes the n-th message wait until released (it is then
-    refused, as a server that lost its client would never have taken it)."""
+    refused, as a server that lost its client would never have taken it). `connections` are the clients'
+    addresses (one per SMTP connection)."""
 
     def __init__(self):
         self.messages: list[EmailMessage] = []
+        self.connections: set[tuple] = set()
         self.refuse: list[str] = []
         self.hold_at: int | None = None
         self.held = threading.Event()
@@ -204,6 +206,7 @@ class Mailbox:
         with self.lock:
             self.arrivals += 1
             arrival = self.arrivals
+            self.connections.add(tuple(session.peer))
             refused = self.refuse.pop(0) if self.refuse else None
         if arrival == self.hold_at:
             self.held.set()
@@ -224,6 +227,7 @@ class Mailbox:
     def reset(self) -> None:
         with self.lock:
             self.messages.clear()
+            self.connections.clear()
             self.refuse.clear()
             self.hold_at, self.arrivals = None, 0
             self.held.clear()
@@ -358,7 +362,7 @@ def dispatcher(notifications_app, smtp_server):
     base = app.extensions["cocreate"].settings
 
     def make(clock=None, **overrides) -> Dispatcher:
-        settings = delivery_settings(base, smtp_server[0].port, **overrides)
+        settings = delivery_settings(base, overrides.pop("smtp_port", smtp_server[0].port), **overrides)
         return Dispatcher(db, settings, **({"clock": clock} if clock else {}))
 
     return make

@@ -6,13 +6,17 @@ e-mail."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
 from services.notifications.domain import ACCOUNT, DEAD, DELIVERED, SKIPPED, CANCELLED
 from services.notifications.repository import EMAILS
-from services.notifications.tests.conftest import (Clock, apply, outbox_events, person_data,
-                                                   status_data, tell)
+from services.notifications.tests.conftest import (Clock, Mailbox, apply, free_port, outbox_events,
+                                                   person_data, status_data, tell)
 
 
 def address(org, who: str) -> str:
@@ -159,9 +163,62 @@ def test_two_workers_sending_at_once_send_each_email_once(org, mailbox, dispatch
 
     with ThreadPoolExecutor(2) as pool:
         settled = list(pool.map(work, workers))
+    for worker in workers:
+        worker.mailer.close()
     assert sum(settled) == 12  # both read the same due e-mails; each was claimed and settled by one
     received = mailbox.to(address(org, "p1"))
     assert len(received) == 12 and len({m["Message-ID"] for m in received}) == 12
     records = list(org.db[EMAILS].find({"recipient": org.ids["p1"]}))
     assert sorted(r["event"]["id"] for r in records) == sorted(e.id for e in events)
     assert all([a["outcome"] for a in r["log"]] == ["accepted"] for r in records)
+
+
+def test_one_smtp_connection_serves_pass_after_pass_until_it_has_been_idle(org, mailbox, dispatcher):
+    idea, worker = org.idea("p1"), dispatcher()
+    clock = Clock()  # the mailer's idle time, moved by hand
+    worker.mailer.clock = lambda: clock().timestamp()
+    for _ in range(3):  # passes apart, as e-mails come in one by one
+        org.move(idea, "under_review")
+        assert worker.dispatch_once() == 1
+        worker.mailer.close_idle()
+        clock.advance(29)
+    assert len(mailbox.to(address(org, "p1"))) == 3 and len(mailbox.connections) == 1
+    clock.advance(1)  # 30 s since the last e-mail: closed
+    worker.mailer.close_idle()
+    org.move(idea, "planned", previous="under_review")
+    assert worker.dispatch_once() == 1
+    worker.mailer.close()
+    assert len(mailbox.to(address(org, "p1"))) == 4 and len(mailbox.connections) == 2
+
+
+class Strict(Controller):
+    """An SMTP server that closes a connection idle for half a second, with a 421 reply first."""
+
+    class Server(SMTP):
+        def _timeout_cb(self):
+            self.transport.write(b"421 4.4.2 Idle too long, closing\r\n")
+            super()._timeout_cb()
+
+    def factory(self):
+        return self.Server(self.handler, timeout=0.5)
+
+
+def test_a_kept_connection_the_server_closed_meanwhile_is_opened_again_without_a_failed_attempt(org, dispatcher):
+    """A server closes a connection idle past its timeout, first answering 421 as Postfix does: a NOOP finds that
+    out, so the message goes over a new connection instead of being refused (an attempt spent)."""
+    mailbox = Mailbox()
+    server = Strict(mailbox, hostname="127.0.0.1", port=free_port())
+    server.start()
+    try:
+        idea, worker = org.idea("p1"), dispatcher(smtp_port=server.port, smtp_user=None, smtp_password=None)
+        org.move(idea, "under_review")
+        assert worker.dispatch_once() == 1
+        time.sleep(1.5)  # past the server's timeout, and past CHECK_SECONDS
+        event = org.move(idea, "planned", previous="under_review")
+        assert worker.dispatch_once() == 1
+        worker.mailer.close()
+    finally:
+        server.stop()
+    assert len(mailbox.to(address(org, "p1"))) == 2 and len(mailbox.connections) == 2
+    [record] = org.db[EMAILS].find({"event.id": event.id})
+    assert [a["outcome"] for a in record["log"]] == ["accepted"]
