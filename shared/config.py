@@ -27,6 +27,7 @@ class Settings:
     jwt_ttl_seconds: int = 900
     session_ttl_seconds: int = 8 * 3600
     outbox_poll_seconds: float = 0.05
+    outbox_idle_poll_seconds: float = 0.25
     outbox_batch: int = 200
     consumer_max_attempts: int = 3
     consumer_backoff_seconds: float = 0.2
@@ -85,6 +86,7 @@ def load_settings(service: str, env: Env | None = None, **overrides) -> Settings
         jwt_ttl_seconds=env.int("JWT_TTL_SECONDS", 900),
         session_ttl_seconds=env.int("SESSION_TTL_SECONDS", 8 * 3600),
         outbox_poll_seconds=env.float("OUTBOX_POLL_SECONDS", 0.05),
+        outbox_idle_poll_seconds=env.float("OUTBOX_IDLE_POLL_SECONDS", 0.25),
         outbox_batch=env.int("OUTBOX_BATCH", 200),
         consumer_max_attempts=env.int("CONSUMER_MAX_ATTEMPTS", 3),
         consumer_backoff_seconds=env.float("CONSUMER_BACKOFF_SECONDS", 0.2),

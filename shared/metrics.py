@@ -17,6 +17,8 @@ EVENTS_PUBLISHED = Counter("cocreate_events_published_total", "Events published 
                            ["service", "type"])
 PUBLISH_FAILURES = Counter("cocreate_outbox_publish_failures_total", "Outbox publish attempts that failed",
                            ["service"])
+OUTBOX_LOOKS = Counter("cocreate_outbox_looks_total", "Reads of an outbox collection by the relay",
+                       ["service", "collection"])
 OUTBOX_BACKLOG = Gauge("cocreate_outbox_backlog", "Aggregates with events waiting in their outbox",
                        ["service"], multiprocess_mode="max")
 OUTBOX_DELAY = Histogram("cocreate_outbox_delay_seconds", "From an event's creation to its publication",

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from pymongo import UpdateOne
 from pymongo.database import Database
@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 ENTRIES = "_outbox"
 PENDING = "_outbox_pending"
 CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
+# A collection without events for this long is looked at less often: every quarter of the time it has been
+# quiet, up to the relay's idle interval. An idle platform's relays then cost the store little, while a busy
+# collection is looked at every poll interval.
+QUIET_SECONDS = 1.0
 # Statements per update command. FerretDB 1.24 holds one PostgreSQL connection per statement until the
 # command ends (its pool has 50): one command of 50 statements, or a few big ones at once, hang the store.
 MARK_STATEMENTS = 5
@@ -70,14 +74,20 @@ class Relay:
     LEASE_ID = "outbox-relay"
 
     def __init__(self, db: Database, collections: Iterable[str], producer, *, service: str,
-                 batch: int = 200, poll_seconds: float = 0.05, lease_seconds: float = 10.0):
+                 batch: int = 200, poll_seconds: float = 0.05, idle_poll_seconds: float = 0.25,
+                 lease_seconds: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self.db = db
         self.collections = list(collections)
         self.producer = producer
         self.service = service
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self.idle_poll_seconds = max(idle_poll_seconds, poll_seconds)
         self.lease_seconds = lease_seconds
+        self.clock = clock  # for the pace of looking (tests move it by hand)
+        started = clock()
+        self._found_at = dict.fromkeys(self.collections, started)  # when each last had events
+        self._look_at = dict.fromkeys(self.collections, started)  # when each is to be looked at next
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self._lease_until = 0.0
         self._last_backlog = 0.0
@@ -100,12 +110,17 @@ class Relay:
         return True
 
     # --- publishing ---------------------------------------------------------------------------
-    def relay_once(self) -> int:
-        """Publish one batch from every collection; returns how many events were published."""
+    def relay_once(self, due_only: bool = False) -> int:
+        """Publish one batch from every collection (`due_only`: from those whose time to be looked at has
+        come); returns how many events were published."""
         published = 0
         for name in self.collections:
+            if due_only and self.clock() < self._look_at[name]:
+                continue
             collection = self.db[name]
             docs = list(collection.find({PENDING: True}, {ENTRIES: 1}).limit(self.batch))
+            metrics.OUTBOX_LOOKS.labels(self.service, name).inc()
+            self._looked(name, found=bool(docs))
             if not docs:
                 continue
             sends = []
@@ -128,6 +143,19 @@ class Relay:
                 metrics.OUTBOX_DELAY.labels(self.service).observe(max(0.0, time.time() - entry.get("at", 0)))
             published += self._mark_sent(collection, docs, done)
         return published
+
+    def _looked(self, name: str, found: bool) -> None:
+        now = self.clock()
+        if found:
+            self._found_at[name] = self._look_at[name] = now  # there may be more at once
+            return
+        quiet = now - self._found_at[name]
+        self._look_at[name] = now + (self.poll_seconds if quiet < QUIET_SECONDS
+                                     else min(self.idle_poll_seconds, max(self.poll_seconds, quiet / 4)))
+
+    def _next_look_in(self) -> float:
+        """Seconds until a collection is to be looked at, at least the poll interval."""
+        return max(self.poll_seconds, min(self._look_at.values()) - self.clock())
 
     def _mark_sent(self, collection, docs: list[Mapping[str, Any]], done: dict[Any, list[dict[str, Any]]]) -> int:
         """Remove what was published; returns how many events that was. Writers only append, so a document
@@ -169,12 +197,12 @@ class Relay:
                 if not self.holds_lease():
                     stop.wait(self.lease_seconds / 2)
                     continue
-                published = self.relay_once()
+                published = self.relay_once(due_only=True)
                 if time.time() - self._last_backlog > 5:
                     metrics.OUTBOX_BACKLOG.labels(self.service).set(self.backlog())
                     self._last_backlog = time.time()
                 if not published:
-                    stop.wait(self.poll_seconds)
+                    stop.wait(self._next_look_in())
             except PyMongoError:
                 log.exception("outbox relay: store unavailable; retrying")
                 stop.wait(1.0)

@@ -63,7 +63,8 @@ class Worker:
         if self.spec.on_start:
             self.spec.on_start()
         self.relay = Relay(db, self.spec.outbox_collections, self.producer, service=s.service,
-                           batch=s.outbox_batch, poll_seconds=s.outbox_poll_seconds)
+                           batch=s.outbox_batch, poll_seconds=s.outbox_poll_seconds,
+                           idle_poll_seconds=s.outbox_idle_poll_seconds)
         self.threads.append(threading.Thread(target=self.relay.run, args=(self.stop,), name="relay", daemon=True))
         topics = registry.topics_consumed_by(s.service)
         if topics and self.spec.handlers.by_type:

@@ -3,6 +3,7 @@ after a crash between publishing and marking."""
 import json
 
 import pytest
+from prometheus_client import REGISTRY
 
 from conftest import poll_until
 from services.directory import services
@@ -107,3 +108,49 @@ def test_only_one_relay_of_a_service_holds_the_lease(directory_db, producer):
     assert first.holds_lease() and not second.holds_lease()
     first.release()
     assert second.holds_lease()
+
+
+def looks(service: str, collection: str) -> float:
+    return REGISTRY.get_sample_value("cocreate_outbox_looks_total", {"service": service, "collection": collection}) or 0
+
+
+def test_a_quiet_collection_is_looked_at_less_often_and_one_with_events_at_every_interval(directory_db, producer):
+    clock = Seconds()
+    service = f"directory-pace-{id(clock)}"  # its own metric labels
+    relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service=service, poll_seconds=0.05,
+                  idle_poll_seconds=0.5, clock=clock)
+    branches, others = OUTBOX_COLLECTIONS[0], OUTBOX_COLLECTIONS[1:]
+    looked = lambda name: looks(service, name)  # noqa: E731
+
+    assert relay.relay_once(due_only=True) == 0 and looked(branches) == 1  # every collection at first
+    clock.at += 0.01
+    assert relay.relay_once(due_only=True) == 0 and looked(branches) == 1  # not yet: the poll interval
+    clock.at += 0.05
+    relay.relay_once(due_only=True)
+    assert looked(branches) == 2  # quiet under a second: every poll interval
+    clock.at = 2.0
+    relay.relay_once(due_only=True)
+    assert looked(branches) == 3  # quiet 2 s: next look in min(0.5, 2 / 4) s
+    assert relay._next_look_in() == pytest.approx(0.5)
+
+    services.create_branch(Directory.of(directory_db), ADMIN, code="PACE-1", name=NAME)
+    clock.at = 2.3
+    assert relay.relay_once(due_only=True) == 0 and looked(branches) == 3  # waits for its turn...
+    clock.at = 2.5
+    assert relay.relay_once(due_only=True) == 1  # ...and goes out then (the others were due too)
+    assert relay.relay_once(due_only=True) == 0 and looked(branches) == 5  # found some: looked at again at once
+    assert all(looked(name) == 4 for name in others)  # the quiet ones: in half a second
+    clock.at = 2.56
+    relay.relay_once(due_only=True)
+    assert looked(branches) == 6 and all(looked(name) == 4 for name in others)  # events a moment ago: every 50 ms
+    assert relay.relay_once() == 0 and all(looked(name) == 5 for name in others)  # not due_only: every one
+
+
+class Seconds:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self):
+        self.at = 0.0
+
+    def __call__(self) -> float:
+        return self.at
