@@ -20,6 +20,10 @@ from shared.config import load_settings
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}")
 MONGO = os.environ.get("MONGO_URL", f"mongodb://127.0.0.1:{os.environ.get('STORE_PORT', '27017')}/")
 RUN_ID = uuid.uuid4().hex[:8]
+# The suite's topics, consumer groups and databases are its own ("test.cocreate.ideas", ...), for this process and
+# every one it starts (the browser tests' platform): a developer's platform on the same broker and store never
+# takes in what the tests publish, nor the tests what it does.
+os.environ["COCREATE_NAMESPACE"] = "test"
 
 
 def _reachable(address: str) -> bool:

@@ -16,6 +16,9 @@ from shared.config import load_settings
 RESULTS = Path(__file__).parent / "results"
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}")
 MONGO = os.environ.get("MONGO_URL", f"mongodb://127.0.0.1:{os.environ.get('STORE_PORT', '27017')}/")
+# The benchmarks' topics and consumer groups are their own ("bench.cocreate.ideas", ...), for this process and the
+# workers and web processes it starts: a platform on the same broker never takes in what they publish.
+os.environ["COCREATE_NAMESPACE"] = "bench"
 RUN = uuid.uuid4().hex[:6]
 
 

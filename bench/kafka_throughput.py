@@ -59,8 +59,9 @@ def main() -> dict:
     entries = one_kb_events(N)
     envelope_rate = N / (time.perf_counter() - started)
     size = sum(len(e["value"]) for e in entries) / len(entries)
-    raw_topic, kit_topic = f"bench.raw.{uuid.uuid4().hex[:6]}", f"bench.kit.{uuid.uuid4().hex[:6]}"
-    ensure_topics(settings, [raw_topic, kit_topic])
+    raw_name, kit_name = f"raw.{uuid.uuid4().hex[:6]}", f"kit.{uuid.uuid4().hex[:6]}"
+    ensure_topics(settings, [raw_name, kit_name])  # in the benchmarks' namespace: "bench.raw.…", "bench.kit.…"
+    raw_topic, kit_topic = settings.topic(raw_name), settings.topic(kit_name)
 
     raw_producer = KafkaProducer(bootstrap_servers=KAFKA.split(","), acks="all", enable_idempotence=True,
                                  linger_ms=5, batch_size=64 * 1024)
@@ -72,8 +73,8 @@ def main() -> dict:
     kit_producer = make_producer(settings)
     # exactly what Relay.relay_once does per entry: encode key and value, attach the content-type header
     kit_payloads = [(e["key"].encode(), e["value"].encode(), CONTENT_TYPE) for e in entries]
-    produce(kit_producer, kit_topic, kit_payloads[:5000])
-    kit_rate = produce(kit_producer, kit_topic, kit_payloads)
+    produce(kit_producer, kit_name, kit_payloads[:5000])  # the kit names topics as the contract does
+    kit_rate = produce(kit_producer, kit_name, kit_payloads)
     kit_producer.close()
 
     raw_consume = consume(raw_topic, N, parse=False)

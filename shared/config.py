@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from environs import Env
-from marshmallow.validate import OneOf, Range
+from marshmallow.validate import OneOf, Range, Regexp
 
 SERVICES = ("directory", "ideas", "feedback", "notifications")
 
@@ -13,6 +13,10 @@ SERVICES = ("directory", "ideas", "feedback", "notifications")
 class Settings:
     service: str
     env: str = "development"
+    # Sets one installation apart from others sharing the broker and the store (the test suite's, the
+    # benchmarks'): its topics are "<namespace>.<topic>", its consumer groups "<namespace>.<group>" and its
+    # databases by default "<namespace>_cocreate_<service>". Empty (production, `make run`): the names as is.
+    namespace: str = ""
     kafka_bootstrap_servers: tuple[str, ...] = ("127.0.0.1:9092",)
     topic_partitions: int = 3
     topic_replication: int = 1
@@ -54,6 +58,14 @@ class Settings:
     # receiver in development); otherwise the platform could be made to call into its own network.
     webhook_allow_private: bool = False
 
+    def topic(self, name: str) -> str:
+        """The broker's name of a topic of the contract, in this installation's namespace."""
+        return f"{self.namespace}.{name}" if self.namespace else name
+
+    def group(self, name: str) -> str:
+        """The broker's name of a consumer group, in this installation's namespace."""
+        return f"{self.namespace}.{name}" if self.namespace else name
+
     @property
     def prefix(self) -> str:
         """The mount prefix of the service on the shared origin, e.g. /ideas."""
@@ -69,14 +81,16 @@ def load_settings(service: str, env: Env | None = None, **overrides) -> Settings
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}")
     env = env or Env()
+    namespace = env.str("COCREATE_NAMESPACE", "", validate=Regexp(r"^[a-z0-9-]*$"))
     values = dict(
         service=service,
         env=env.str("COCREATE_ENV", "development"),
+        namespace=namespace,
         kafka_bootstrap_servers=tuple(env.list("KAFKA_BOOTSTRAP_SERVERS", ["127.0.0.1:9092"])),
         topic_partitions=env.int("KAFKA_TOPIC_PARTITIONS", 3),
         topic_replication=env.int("KAFKA_REPLICATION_FACTOR", 1),
         mongo_url=env.str("MONGO_URL", "mongodb://127.0.0.1:27017/"),
-        mongo_db=env.str("MONGO_DB", "") or f"cocreate_{service}",
+        mongo_db=env.str("MONGO_DB", "") or f"{namespace + '_' if namespace else ''}cocreate_{service}",
         mongo_timeout_ms=env.int("MONGO_TIMEOUT_MS", 2000),
         mongo_socket_timeout_ms=env.int("MONGO_SOCKET_TIMEOUT_MS", 15000),
         log_level=env.str("LOG_LEVEL", "INFO"),

@@ -19,6 +19,18 @@ def dead_letter_topic(group: str) -> str:
     return f"cocreate.dlt.{group}"
 
 
+class NamespacedProducer(KafkaProducer):
+    """A producer that sends to the topics of its installation's namespace (Settings.namespace): callers name
+    the contract's topics, as the outbox entries do."""
+
+    def __init__(self, namespace: str, **config):
+        super().__init__(**config)
+        self.namespace = namespace
+
+    def send(self, topic, *args, **kwargs):
+        return super().send(f"{self.namespace}.{topic}", *args, **kwargs)
+
+
 def make_producer(settings: Settings, **overrides) -> KafkaProducer:
     """A producer for one process: build it after gunicorn or the worker has forked."""
     config = dict(
@@ -32,14 +44,15 @@ def make_producer(settings: Settings, **overrides) -> KafkaProducer:
         client_id=f"cocreate-{settings.service}",
     )
     config.update(overrides)
-    return KafkaProducer(**config)
+    return NamespacedProducer(settings.namespace, **config) if settings.namespace else KafkaProducer(**config)
 
 
 def make_consumer(settings: Settings, group: str, topics: Iterable[str], **overrides) -> KafkaConsumer:
-    """A consumer of one group that never commits on its own: the runner commits after the writes."""
+    """A consumer of one group that never commits on its own: the runner commits after the writes. The group
+    and the contract's topics are named in the installation's namespace."""
     config = dict(
         bootstrap_servers=list(settings.kafka_bootstrap_servers),
-        group_id=group,
+        group_id=settings.group(group),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=200,
@@ -48,13 +61,13 @@ def make_consumer(settings: Settings, group: str, topics: Iterable[str], **overr
     )
     config.update(overrides)
     consumer = KafkaConsumer(**config)
-    consumer.subscribe(list(topics))
+    consumer.subscribe([settings.topic(t) for t in topics])
     return consumer
 
 
 def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
     """Create missing topics (each service's own, the ones it reads, and its dead-letter topic)."""
-    wanted = sorted(set(topics))
+    wanted = sorted({settings.topic(t) for t in topics})
     admin = KafkaAdminClient(bootstrap_servers=list(settings.kafka_bootstrap_servers),
                              client_id=f"cocreate-{settings.service}-admin")
     try:

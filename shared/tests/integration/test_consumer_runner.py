@@ -76,7 +76,7 @@ def test_the_same_event_delivered_twice_changes_nothing_the_second_time(ideas, p
 
 
 def test_a_message_whose_handler_always_fails_is_dead_lettered_and_the_group_goes_on(
-        ideas, producer, consumer_at_end):
+        ideas, producer, consumer_at_end, make_settings):
     db, calls, _ = ideas
     dlt = consumer_at_end("ideas", [dead_letter_topic("ideas")])
     poison, healthy = branch_event("POISON"), branch_event("HEALTHY")
@@ -88,7 +88,8 @@ def test_a_message_whose_handler_always_fails_is_dead_lettered_and_the_group_goe
     [dead] = [r for r in records if json.loads(r.value)["id"] == poison.id]
     headers = dict(dead.headers)
     assert b"ValueError" in headers["dlt-reason"]
-    assert json.loads(headers["dlt-origin"])["topic"] == "cocreate.directory"
+    # where it came from, as the broker names it (the suite's namespace: "test.cocreate.directory")
+    assert json.loads(headers["dlt-origin"])["topic"] == make_settings("ideas").topic("cocreate.directory")
     assert db[BRANCHES].find_one({"_id": poison.subject}) is None
 
 
