@@ -2,6 +2,7 @@
 upsert keyed by the aggregate id and guarded by the event's time, so redelivery and reordering are safe."""
 from __future__ import annotations
 
+import time
 from typing import Any, Mapping
 
 from pymongo.collection import Collection
@@ -45,6 +46,21 @@ def population_group_names(db: Database) -> dict[str, dict[str, str]]:
     """Each population group's names per language, by code (empty until the directory has told)."""
     doc = db[POPULATION_GROUPS].find_one({"_id": "all"}) or {}
     return {item["code"]: item["name"] for item in doc.get("items", [])}
+
+
+class PopulationNames:
+    """population_group_names() of one app's database, read at most once per `ttl` seconds: pages name a group
+    in many rows, and the list changes rarely. Held by the app (an extension), like the frame's branch names."""
+
+    def __init__(self, ttl: float = 60.0):
+        self.ttl = ttl
+        self.until = 0.0
+        self.names: dict[str, dict[str, str]] = {}
+
+    def of(self, db: Database) -> dict[str, dict[str, str]]:
+        if time.monotonic() >= self.until:
+            self.names, self.until = population_group_names(db), time.monotonic() + self.ttl
+        return self.names
 
 
 def _upsert(db: Database, event: Event, fields: dict) -> None:

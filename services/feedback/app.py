@@ -8,6 +8,7 @@ from services.feedback.api import blueprints
 from services.feedback.repository import INDEXES, CubeCache
 from services.feedback.ui import blueprints as pages
 from shared.config import Settings, load_settings
+from shared.readmodels import PopulationNames
 from shared.web import create_service_app
 
 
@@ -18,4 +19,5 @@ def create_app(settings: Settings | None = None, *, cube_cache_seconds: float = 
                              indexes=INDEXES)
     # closed months' insight documents, kept in this process (they no longer change; see CubeCache)
     app.extensions["feedback_cubes"] = CubeCache(cube_cache_seconds)
+    app.extensions["feedback_population_names"] = PopulationNames()
     return app

@@ -7,7 +7,6 @@ the field at fault marked."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from time import monotonic
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
@@ -24,7 +23,6 @@ from services.feedback.api import store
 from services.feedback.insights import Filter
 from shared.auth import STAFF_ROLES, AuthError, Forbidden, Principal
 from shared.errors import Conflict, DomainError, NotFound
-from shared.readmodels import population_group_names
 from shared.web import actor, current_principal, settings
 from shared.web.frame import branch_options
 from shared.web.pages import signed_in
@@ -131,19 +129,12 @@ def _principal() -> Principal | None:
         return None
 
 
-POPULATION_NAMES_SECONDS = 60.0
-_population_names: dict = {"until": 0.0, "names": {}}
-
-
 def population_label(code: str | None) -> str:
     """A population group's name in the page's language (from the directory's list, read at most once a minute
-    per process), else its code."""
+    per app: create_app's PopulationNames), else its code."""
     if not code:
         return _("Not given")
-    if monotonic() >= _population_names["until"]:
-        _population_names.update(names=population_group_names(store().db),
-                                 until=monotonic() + POPULATION_NAMES_SECONDS)
-    return localized(_population_names["names"].get(code)) or code
+    return localized(current_app.extensions["feedback_population_names"].of(store().db).get(code)) or code
 
 
 @pages.app_context_processor

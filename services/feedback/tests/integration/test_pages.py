@@ -288,8 +288,7 @@ def test_the_branches_compared_page_shows_the_region_by_group_with_the_segment_f
         assert admin.get(f"/org?{bad}").status_code == 422, bad
 
 
-def test_population_groups_are_named_in_the_page_language_from_the_directorys_list(org, visit):
-    from services.feedback import ui
+def test_population_groups_are_named_in_the_page_language_from_the_directorys_list(org, visit, feedback_app):
     from services.feedback.tests.conftest import tell
 
     made = org.survey()
@@ -297,7 +296,7 @@ def test_population_groups_are_named_in_the_page_language_from_the_directorys_li
         org.answer(who, made["id"], {"q1": 4, "q2": 9})
     tell(org.db, "cocreate.population_groups.changed.v1", "population_groups", {"items": [
         {"code": "families", "name": {"he": "משפחות", "en": "Families"}}]})
-    ui._population_names["until"] = 0.0  # as a minute later: the process reads the list again
+    feedback_app[0].extensions["feedback_population_names"].until = 0.0  # as a minute later: the app reads it again
 
     def by_population(lang: str) -> str:
         page = visit("staff_a", lang).page(f"/dashboard?branch_id={org.a}")
