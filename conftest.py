@@ -139,14 +139,21 @@ def consumer_at_end(make_settings):
 
         settings = make_settings(service)
         ensure_topics(settings, topics)
-        consumer = make_consumer(settings, f"test-{service}-{uuid.uuid4().hex[:8]}", topics,
-                                 auto_offset_reset="latest", **overrides)
         # The first group on a fresh broker waits for Kafka to create its offsets topic (50 partitions),
         # which takes tens of seconds on a busy 2-core machine; later groups are assigned in about a second.
-        deadline = time.time() + 90
-        while not consumer.assignment() and time.time() < deadline:
-            consumer.poll(timeout_ms=100)
-        assert consumer.assignment(), "no partitions assigned within 90 s"
+        # Once, a group stayed without partitions ("no partition metadata" for a topic that existed): metadata
+        # is read every second here, and a group still without partitions after 40 s is replaced by a new one.
+        deadline = time.time() + 120
+        while True:
+            consumer = make_consumer(settings, f"test-{service}-{uuid.uuid4().hex[:8]}", topics,
+                                     **{"auto_offset_reset": "latest", "metadata_max_age_ms": 1000, **overrides})
+            given_up = min(deadline, time.time() + 40)
+            while not consumer.assignment() and time.time() < given_up:
+                consumer.poll(timeout_ms=100)
+            if consumer.assignment() or time.time() >= deadline:
+                break
+            consumer.close()
+        assert consumer.assignment(), "no partitions assigned within 120 s"
         for tp in consumer.assignment():
             consumer.position(tp)
         made.append(consumer)

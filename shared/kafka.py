@@ -57,6 +57,9 @@ def make_consumer(settings: Settings, group: str, topics: Iterable[str], **overr
         auto_offset_reset="earliest",
         max_poll_records=200,
         fetch_max_wait_ms=50,
+        # A topic created just before (or by) the group's start may be missing from the first metadata: the
+        # group then has no partitions of it until the metadata is read again (kafka-python's default: 5 min).
+        metadata_max_age_ms=30_000,
         client_id=f"cocreate-{settings.service}-worker",
     )
     config.update(overrides)
