@@ -33,6 +33,10 @@ CARD_FIELDS = {"branch_id": 1, "branch_key": 1, "region_id": 1, "status": 1, "ta
                "population_groups": 1, "author_id": 1, "author_name": 1, "title": 1, "description": 1,
                "votes": 1, "comments": 1, "followers": 1, "volunteers": 1, "created_at": 1, "updated_at": 1,
                "hidden": 1, "merged_into": 1, "adopted_from": 1, "spread": 1, "channel": 1, "version": 1}
+# What a refresh of counters reads of an idea: its counters alone (a card's other fields change with its `tick`).
+# Reading whole cards here cost the store most of its time under votes: every idea voted on in the last
+# seconds, read again by every process, with every field.
+COUNT_FIELDS = {"votes": 1, "comments": 1, "followers": 1, "volunteers": 1}
 SNIPPET = 240
 SCAN_BELOW = 3000  # candidate sets up to this size are sorted directly; bigger ones walk the sorted order
 TRENDING_SECONDS, TRENDING_NEW_SECONDS = 30, 2
@@ -172,14 +176,17 @@ class Catalog:
             # before it are read again.
             changed = ideas.changed_since(range(self.last_tick - LAG_TICKS, current + 1), CARD_FIELDS)
             counts_due = started - self.last_counts_refresh >= COUNTS_REFRESH_SECONDS
-            if counts_due:
+            recounted: list[dict] = []
+            if counts_due:  # read after the cards: the newer figures win
                 counted = count_tick(started)
-                changed += ideas.changed_since(range(self.last_count_tick - 1, counted + 1), CARD_FIELDS,
-                                               field="count_tick")
+                recounted = ideas.changed_since(range(self.last_count_tick - 1, counted + 1), COUNT_FIELDS,
+                                                field="count_tick")
             cards = [card_of(doc) for doc in changed]
             with self._lock:
                 for card in cards:
                     self.put(card)
+                for doc in recounted:
+                    self._recount(doc)
                 self.last_tick = current
                 self.last_refresh = started
                 if counts_due:
@@ -219,6 +226,12 @@ class Catalog:
             card = self.cards.get(idea_id)
             if card is not None:
                 self.put(replace(card, **{name: getattr(card, name) + by for name, by in deltas.items()}))
+
+    def _recount(self, doc: dict) -> None:
+        """An idea's counters as the store holds them (an idea not loaded yet comes whole with its `tick`)."""
+        card = self.cards.get(doc["_id"])
+        if card is not None:
+            self.put(replace(card, **{name: doc.get(name, 0) for name in COUNT_FIELDS}))
 
     def reread(self, ideas: IdeaRepository, *idea_ids: str) -> None:
         """This process just changed these ideas in ways it does not hold in hand (a merge, an adoption)."""
