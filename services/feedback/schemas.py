@@ -6,7 +6,7 @@ from marshmallow import validate
 
 from services.feedback.domain import (AGE_GROUPS, CHANNELS, MAX_ANSWER, MAX_INTRO, MAX_OPTION, MAX_OPTIONS,
                                       MAX_QUESTION, MAX_QUESTIONS, MAX_REPLY, MAX_TITLE, QUESTION_TYPES)
-from services.feedback.comparison import SORTS as COMPARISON_SORTS
+from services.feedback.comparison import PERIODS, SORTS as COMPARISON_SORTS
 from shared.schemas import CursorArgsSchema, CursorPageSchema, StrictSchema, Text
 
 ID = validate.Length(1, 64)
@@ -371,6 +371,30 @@ class BranchesArgsSchema(MonthsArgsSchema):
 class BranchComparisonArgsSchema(BranchesArgsSchema):
     offset = ma.fields.Integer(load_default=0, validate=validate.Range(0, 100_000))
     limit = ma.fields.Integer(load_default=100, validate=validate.Range(1, 1_000))
+
+
+class DashboardFiltersSchema(ma.Schema):
+    """The dashboard page's filters as its form sends them: the period (months back, one of PERIODS), a channel
+    and an age group (an empty choice: all). Other parameters of the page (its branch) are left to it."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    months = ma.fields.Integer(load_default=12, validate=validate.OneOf(PERIODS))
+    channel = ma.fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
+    age_group = ma.fields.String(load_default=None, validate=validate.OneOf(AGE_GROUPS))
+
+    @ma.pre_load
+    def empty_is_all(self, data, **_):
+        return {name: value for name, value in data.items() if value != ""}
+
+
+class OrgFiltersSchema(DashboardFiltersSchema):
+    """The comparison page's filters: the dashboard's, a region (empty: all), the order and the page."""
+
+    region_id = ma.fields.String(load_default=None, validate=validate.Length(max=64))
+    sort = ma.fields.String(load_default="name", validate=validate.OneOf(COMPARISON_SORTS))
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(1, 10_000))
 
 
 class BranchRowSchema(SectionsSchema):

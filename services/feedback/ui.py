@@ -512,8 +512,8 @@ def dashboard():
     branches, branch_id = _pick_branch(principal, request.args.get("branch_id"))
     if branch_id is None:
         return _not_staff()
-    chosen, wrong = _dashboard_filters(request.args)
-    if wrong:
+    chosen = _filters(schemas.DashboardFiltersSchema(), request.args)
+    if chosen is None:
         return _message(_("Dashboard"), _("Choose the period, channel and age group from the lists."), 422)
     st, who, months = store(), actor(), services.months_back(chosen["months"])
     scope, flt = f"branch:{branch_id}", Filter(age_group=chosen["age_group"], channel=chosen["channel"])
@@ -541,13 +541,12 @@ GROUPS = ("age_group", "population_group")  # the dashboards' breakdowns
 DASHBOARD_THEMES = 10  # the most raised subjects a dashboard lists
 
 
-def _dashboard_filters(args) -> tuple[dict, bool]:
-    """The dashboard's period, channel and age group as asked (empty: all), and whether any was not one of
-    the choices."""
-    months, channel, age = args.get("months", "12"), args.get("channel") or None, args.get("age_group") or None
-    wrong = (months not in {str(p) for p in PERIODS} or channel not in (None, *domain.CHANNELS)
-             or age not in (None, *domain.AGE_GROUPS))
-    return {"months": int(months) if not wrong else 12, "channel": channel, "age_group": age}, wrong
+def _filters(schema: ma.Schema, args) -> dict | None:
+    """A page's filters as asked, or None if any is not one of the choices (schemas.DashboardFiltersSchema)."""
+    try:
+        return schema.load(args)
+    except ma.ValidationError:
+        return None
 
 
 # --- the branches compared, for org admins ---------------------------------------------------------------
@@ -557,7 +556,6 @@ SORT_LABELS = {"name": lazy_gettext("Branch name"), "responses": lazy_gettext("S
                "csat": lazy_gettext("Survey satisfaction"), "nps": lazy_gettext("Net promoter score"),
                "quick": lazy_gettext("Quick feedback rating"), "implemented": lazy_gettext("Ideas implemented"),
                "lead_time": lazy_gettext("Days from planned to implemented")}
-REGION_ID_LENGTH = 64  # as the API's ids
 ORG_PAGE_ROWS = 100  # branches a page shows (an organization may have a thousand)
 
 
@@ -567,8 +565,8 @@ def org():
     """Every branch (of a region, or all) side by side over a period, for org admins: survey satisfaction,
     responses, NPS, quick ratings, outcome answers (each hidden behind fewer than 5 people), ideas implemented
     and the median days from planned to implemented; in the order asked."""
-    chosen, wrong = _org_filters(request.args)
-    if wrong:
+    chosen = _filters(schemas.OrgFiltersSchema(), request.args)
+    if chosen is None:
         return _message(_("Branches compared"), _("Choose the period, channel, age group, region and order from "
                                                    "the lists."), 422)
     st, who, months = store(), actor(), services.months_back(chosen["months"])
@@ -589,16 +587,6 @@ def org():
                            as_of=view["as_of"], total=view["total"], pages=pages_, channels=domain.CHANNELS,
                            ages=domain.AGE_GROUPS, totals=found["totals"], by_age=found["rows"]["age_group"],
                            by_population=found["rows"]["population_group"], section="org")
-
-
-def _org_filters(args) -> tuple[dict, bool]:
-    """The comparison's period, channel, age group, region (empty: all), order and page as asked, and whether any
-    was not one of the choices."""
-    chosen, wrong = _dashboard_filters(args)  # the period, channel and age group, as on a branch's dashboard
-    region, sort, page = args.get("region_id") or None, args.get("sort", "name"), args.get("page", "1")
-    wrong = (wrong or sort not in SORT_LABELS or (region is not None and len(region) > REGION_ID_LENGTH)
-             or not (page.isascii() and page.isdigit() and 1 <= int(page) <= 10_000))
-    return dict(chosen, region_id=region, sort=sort, page=int(page) if not wrong else 1), wrong
 
 
 blueprints = [pages]
