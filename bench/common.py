@@ -144,17 +144,17 @@ def cpu_by_group(workers: list[int], named: Mapping[str, Iterable[int]] | None =
     return found
 
 
-def family(pid: int) -> set[int]:
-    """A process and its children (a gunicorn master and its workers)."""
-    children = set()
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a gunicorn master's workers)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if parent_of(int(entry.name)) == pid:
-                    children.add(int(entry.name))
+                    found.append(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
-    return {pid} | children
+    return sorted(found)
 
 
 def cores_busy(before: dict, after: dict, seconds: float) -> dict[str, float]:

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 
 from pymongo import MongoClient
 
-from bench.common import (KAFKA, MONGO, bench_db, code_version, cores_busy, cpu_by_group, cpu_seconds, parent_of,
+from bench.common import (KAFKA, MONGO, bench_db, children_of, code_version, cores_busy, cpu_by_group, cpu_seconds,
                           percentile, rss_mb, write)
 from bench.http import Gunicorn
 from services.ideas import domain
@@ -273,16 +273,9 @@ def ideas_server(mongo_db: str, keys: Keys):
 def worker_pids(master: int, expected: int, seconds: float = 30) -> list[int]:
     deadline = time.time() + seconds
     while True:
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    if parent_of(int(entry.name)) == master:
-                        found.append(int(entry.name))
-                except (OSError, IndexError):
-                    continue
+        found = children_of(master)
         if len(found) >= expected or time.time() > deadline:
-            return sorted(found)
+            return found
         time.sleep(0.2)
 
 

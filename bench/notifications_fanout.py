@@ -30,7 +30,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from bench.common import (KAFKA, MONGO, bench_db, bench_settings, cores_busy, cpu_by_group, family,
+from bench.common import (KAFKA, MONGO, bench_db, bench_settings, children_of, cores_busy, cpu_by_group,
                           machine_busy_seconds, percentile, write)
 from bench.http import Gunicorn, call
 from bench.ideas_browse import Keys, ideas_server, seed_branches, branch_of
@@ -224,7 +224,7 @@ def end_to_end(rate: int = RATE, seconds: int = SECONDS) -> dict:
 
             delivered = watcher_consumer()
             ours = {"ideas_web": ideas.workers, "ideas_worker": [workers[0].pid],
-                    "notifications_worker": [workers[1].pid], "notifications_web": family(inbox.proc.pid)}
+                    "notifications_worker": [workers[1].pid], "notifications_web": [inbox.proc.pid, *children_of(inbox.proc.pid)]}
             before = cpu_by_group([], ours)
             emails_before = len(mailbox.arrivals)
             began = time.time()
