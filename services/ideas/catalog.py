@@ -38,8 +38,8 @@ CARD_FIELDS = {"branch_id": 1, "branch_key": 1, "region_id": 1, "status": 1, "ta
 # seconds, read again by every process, with every field.
 COUNT_FIELDS = {"votes": 1, "comments": 1, "followers": 1, "volunteers": 1}
 SNIPPET = 240
-SCAN_BELOW = 3000  # candidate sets up to this size are sorted directly; bigger ones walk the sorted order
 TRENDING_SECONDS, TRENDING_NEW_SECONDS = 30, 2
+RANK_CHUNK = 4000  # ideas sorted at once when ranking trending (a few ms of the interpreter lock each)
 # How late after its `tick` stamp a write may commit and still be seen by every process's next refresh. Each
 # change is read again by each refresh for this long: longer is safer, and costs the store more reads.
 LAG_SECONDS = 1.5
@@ -47,6 +47,11 @@ LAG_TICKS = math.ceil(LAG_SECONDS / TICK_SECONDS)
 # Counters other processes changed show within this many seconds (or twice as many): their buckets are
 # read this often, each change about twice.
 COUNTS_REFRESH_SECONDS = 10
+# What answering a query costs, in microseconds (measured on the benchmark machine, bench/ideas_browse.py):
+# a card checked while walking an order, an id looked up while intersecting sets, an idea of a result sorted.
+WALK_US, INTERSECT_US, SORT_US = 1.5, 0.05, 2.2
+# With a keeper thread, a request refreshes the catalog itself only when the keeper is this late (stuck).
+KEEPER_LATE_SECONDS = 10
 SIMILAR_TERMS = 6  # the rarest words of a text that similarity looks up
 SIMILAR_MAX_POSTINGS = 2000  # on a big catalog, words in more ideas than this (and 2%) are not looked up
 PREFIX_FROM, PREFIX_TERMS = 2, 200  # a typed word's beginning is expanded from 2 letters, to 200 words at most
@@ -151,17 +156,19 @@ class Catalog:
         self.last_refresh = 0.0
         self.last_count_tick = 0
         self.last_counts_refresh = 0.0
-        self._trending: tuple[float, list[tuple[float, str]]] = (0.0, [])
+        self.kept = False  # a keeper thread follows the store (keep_fresh): requests do not refresh
+        self._trending: tuple[float, list[tuple[float, str]], dict[str, int]] = (0.0, [], {})
         self._lock = threading.RLock()
         self._refreshing = threading.Lock()
 
     # --- following the store -------------------------------------------------------------------------
-    def sync(self, ideas: IdeaRepository) -> None:
+    def sync(self, ideas: IdeaRepository, *, keeper: bool = False) -> None:
         """Load everything on first use (other requests wait for it), then apply what changed since the last
         refresh. A refresh reads the store without holding the index, and only one thread refreshes at a
         time: the others answer from the index as it is meanwhile."""
-        if self.loaded and time.time() - self.last_refresh < self.refresh_seconds:
-            return
+        since = time.time() - self.last_refresh
+        if self.loaded and (since < self.refresh_seconds or self.kept and not keeper and since < KEEPER_LATE_SECONDS):
+            return  # fresh enough, or the keeper thread (keep_fresh) refreshes, off the request path
         if not self.loaded:
             with self._lock:
                 if not self.loaded:
@@ -270,61 +277,94 @@ class Catalog:
             order.remove(card)
 
     # --- reading -------------------------------------------------------------------------------------
-    def _matching_text(self, text: str) -> set[str] | None:
-        """Ideas that hold every word of `text`; the last word may be the start of a word (typing)."""
+    def _word_sets(self, text: str) -> list[set[str]] | None:
+        """Per word of `text`, the ideas that hold it (the last word may be the start of a word: typing);
+        None when the text has no words, [set()] when a word is in no idea. Sets of the index itself are
+        given as they are (read, never changed), so a common word costs nothing to look up."""
         query = [w for w in words(text) if w not in STOP] or words(text)
         if not query:
             return None
-        result: set[str] | None = None
+        found = []
         for i, word in enumerate(query):
-            ids = set(self.terms.get(word, ()))
-            if len(word) >= 4 and word[0] in HEBREW_PREFIXES:
-                ids |= self.terms.get(word[1:], set())
+            parts = [self.terms[word]] if word in self.terms else []
+            if len(word) >= 4 and word[0] in HEBREW_PREFIXES and word[1:] in self.terms:
+                parts.append(self.terms[word[1:]])
             if i == len(query) - 1 and len(word) >= PREFIX_FROM:
-                for term in itertools.islice(self.vocabulary.irange(word, word + "\uffff"), PREFIX_TERMS):
-                    ids |= self.terms[term]
-            result = ids if result is None else result & ids
-            if not result:
-                return set()
-        return result
+                parts += [self.terms[t] for t in itertools.islice(self.vocabulary.irange(word, word + "\uffff"),
+                                                                  PREFIX_TERMS) if t != word]
+            if not parts:
+                return [set()]
+            found.append(parts[0] if len(parts) == 1 else set().union(*parts))
+        return found
+
+    def _matching_text(self, text: str) -> set[str] | None:
+        """Ideas that hold every word of `text`; the last word may be the start of a word (typing)."""
+        sets = self._word_sets(text)
+        return None if sets is None else set.intersection(*sets)
+
+    def _filters(self, query: Query) -> list[set[str]] | None:
+        """The sets an idea must be in to match (facets, and each word of the text), smallest first; None
+        when nothing can match."""
+        sets = []
+        for key in query.facets():
+            ids = self.facets.get(key)
+            if not ids:
+                return None
+            sets.append(ids)
+        if query.text:
+            found = self._word_sets(query.text)
+            if found is not None:
+                sets += found
+        sets.sort(key=len)
+        return None if sets and not sets[0] else sets
+
+    def _intersection(self, sets: list[set[str]]):
+        if not sets:
+            return self.cards.keys()
+        return sets[0] if len(sets) == 1 else sets[0].intersection(*sets[1:])
+
+    def _walk_pays(self, sets: list[set[str]], limit: int) -> int:
+        """How many cards to walk in an order before giving up and intersecting the sets instead (0: do not
+        walk). A walk stops after `limit` + 1 matches, about (limit + 1) / (share matching) cards, each
+        checked in Python (WALK_US); intersecting looks up each id of the smallest set in the others, in C
+        (INTERSECT_US), then sorts what is left (SORT_US an idea). The share matching is estimated as if the
+        filters were independent; a walk gets three times its estimate (filters that rarely meet end it)."""
+        if not sets:
+            return len(self.cards) + 1
+        total = max(1, len(self.cards))
+        share = math.prod(len(s) / total for s in sets)
+        expected = min(len(sets[0]), total * share)
+        walk = (limit + 1) / max(share, 1 / total)
+        intersect = INTERSECT_US * len(sets[0]) * (len(sets) - 1) + SORT_US * expected
+        return int(3 * walk) + 100 if WALK_US * walk < intersect else 0
 
     def search(self, query: Query, *, visible: Callable[[Card], bool], after: str | None = None,
                limit: int = 20) -> tuple[list[Card], str | None]:
-        """A page of the ideas that match, in the asked order; the cursor is the last card's sort key."""
+        """A page of the ideas that match, in the asked order; the cursor is the last card's sort key. Either
+        the order is walked, each card checked against the filters, or the filters' sets are intersected and
+        the result sorted: whichever is expected to cost less (`_walk_pays`)."""
         with self._lock:
-            candidates: set[str] | None = None
-            for key in sorted(query.facets(), key=lambda k: len(self.facets.get(k, ()))):
-                ids = self.facets.get(key, set())
-                candidates = set(ids) if candidates is None else candidates & ids
-                if not candidates:
-                    return [], None
-            if query.text:
-                found = self._matching_text(query.text)
-                if found is not None:
-                    candidates = found if candidates is None else candidates & found
+            sets = self._filters(query)
+            if sets is None:
+                return [], None
             wanted = (lambda c: visible(c) and (query.status == "merged" or not c.merged_into))
+            matches = _matcher(sets, wanted)
+            budget = self._walk_pays(sets, limit)
             if query.sort == "trending":
-                return self._trending_page(candidates, wanted, after, limit)
-            order = self.orders[query.sort]
+                return self._trending_page(sets, matches, after, limit, budget)
             key = SORT_KEYS[query.sort]
             start = _decode(after)
-            picked: list[Card] = []
-            if candidates is not None and len(candidates) <= SCAN_BELOW:
-                ranked = sorted((self.cards[i] for i in candidates), key=key)
-                for card in ranked:
-                    if start is not None and key(card) <= start:
-                        continue
-                    if wanted(card):
-                        picked.append(card)
-                        if len(picked) > limit:
-                            break
-            else:
+            picked: list[Card] | None = None
+            if budget:
+                order = self.orders[query.sort]
                 iterator = order.irange_key(start, inclusive=(False, False)) if start else iter(order)
-                for card in iterator:
-                    if (candidates is None or card.id in candidates) and wanted(card):
-                        picked.append(card)
-                        if len(picked) > limit:
-                            break
+                picked = _first(iterator, matches, limit + 1, budget)
+            if picked is None:
+                candidates = self._intersection(sets)
+                ranked = sorted((self.cards[i] for i in candidates), key=key)
+                if start is not None:
+                    ranked = [card for card in ranked if key(card) > start]
+                picked = [card for card in itertools.islice(filter(wanted, ranked), limit + 1)]
             more = len(picked) > limit
             picked = picked[:limit]
             return picked, (_encode(key(picked[-1])) if more and picked else None)
@@ -332,34 +372,43 @@ class Catalog:
     def rank_trending(self, force: bool = False) -> list[tuple[float, str]]:
         """The trending order. Scores drift slowly: it is recomputed every half minute, or within seconds
         when ideas were added; a process's background thread does it (`keep_fresh`), so requests rarely do."""
+        return self._ranked(force)[0]
+
+    def _ranked(self, force: bool = False) -> tuple[list[tuple[float, str]], dict[str, int]]:
+        """The trending order, and each idea's place in it."""
         now = time.time()
-        at, ranked = self._trending
+        at, ranked, place = self._trending
         if force or now - at > TRENDING_SECONDS or len(ranked) != len(self.cards) and now - at > TRENDING_NEW_SECONDS:
-            ranked = sorted(((-trending_score(c, now), c.id) for c in list(self.cards.values())))
-            self._trending = (now, ranked)
-        return ranked
+            ranked = _ranked_by_score(list(self.cards.values()), now)
+            place = {idea_id: n for n, (_, idea_id) in enumerate(ranked)}
+            self._trending = (now, ranked, place)
+        return ranked, place
 
     def keep_fresh(self, ideas: IdeaRepository, stop: threading.Event) -> None:
         """Follow the store and keep the trending order ranked, off the request path (a daemon thread)."""
+        self.kept = True
         while not stop.wait(self.refresh_seconds):
             try:
-                self.sync(ideas)
+                self.sync(ideas, keeper=True)
                 self.rank_trending()
             except Exception:  # the store away for a moment: the next round tries again
                 time.sleep(1)
 
-    def _trending_page(self, candidates, wanted, after, limit):
-        ranked = self.rank_trending()
+    def _trending_page(self, sets, matches, after, limit, budget):
+        """A page in trending order; the cursor is the place in that order of the next card."""
+        ranked, place = self._ranked()
         start = int(after) if after and after.isdigit() else 0
-        picked, position = [], start
-        for position in range(start, len(ranked)):
-            card = self.cards.get(ranked[position][1])
-            if card and (candidates is None or card.id in candidates) and wanted(card):
-                picked.append(card)
-                if len(picked) > limit:
-                    break
+        picked: list[tuple[int, Card]] | None = None
+        if budget:
+            cards = ((n, self.cards.get(ranked[n][1])) for n in range(start, len(ranked)))
+            picked = _first(cards, lambda pair: pair[1] is not None and matches(pair[1]), limit + 1, budget)
+        if picked is None:
+            candidates = self._intersection(sets)
+            placed = sorted((place[i], i) for i in candidates if place.get(i, -1) >= start)
+            found = ((n, self.cards.get(i)) for n, i in placed)
+            picked = list(itertools.islice(((n, c) for n, c in found if c is not None and matches(c)), limit + 1))
         more = len(picked) > limit
-        return picked[:limit], (str(position) if more else None)
+        return [card for _, card in picked[:limit]], (str(picked[limit][0]) if more else None)
 
     def similar(self, text: str, *, visible: Callable[[Card], bool], limit: int = 5,
                 exclude: str | None = None) -> list[Card]:
@@ -383,6 +432,44 @@ class Catalog:
                     if len(found) == limit:
                         break
             return found
+
+
+def _ranked_by_score(cards: list[Card], now: float) -> list[tuple[float, str]]:
+    """(-trending score, id) of every card, best first. Sorted in chunks and merged: one sort of 100,000 would
+    hold the interpreter lock for over 100 ms, and every request of the process would wait for it."""
+    chunks = []
+    for start in range(0, len(cards), RANK_CHUNK):
+        chunk = [(-trending_score(c, now), c.id) for c in cards[start:start + RANK_CHUNK]]
+        chunk.sort()
+        chunks.append(chunk)
+    return list(heapq.merge(*chunks)) if len(chunks) > 1 else (chunks[0] if chunks else [])
+
+
+def _matcher(sets: list[set[str]], wanted: Callable[[Card], bool]) -> Callable[[Card], bool]:
+    """Whether a card is in every set and wanted (the common cases spelled out: this runs per card walked)."""
+    if not sets:
+        return wanted
+    if len(sets) == 1:
+        only = sets[0]
+        return lambda c: c.id in only and wanted(c)
+    if len(sets) == 2:
+        first, second = sets
+        return lambda c: c.id in first and c.id in second and wanted(c)
+    return lambda c: all(c.id in s for s in sets) and wanted(c)
+
+
+def _first(items: Iterable, keep: Callable, wanted: int, budget: int) -> list | None:
+    """The first `wanted` items that `keep` accepts (fewer if the items run out), or None when that takes
+    looking at more than `budget` items."""
+    found = []
+    for looked, item in enumerate(items):
+        if looked == budget:
+            return None
+        if keep(item):
+            found.append(item)
+            if len(found) == wanted:
+                break
+    return found
 
 
 def _encode(key: tuple) -> str:

@@ -84,3 +84,74 @@ def test_similar_ideas_share_the_telling_words():
                 doc(3, "Homework club", "volunteers help with homework"))
     found = [card.id[-2:] for card in c.similar("homework help for kids", visible=everyone)]
     assert found[0] == "03" and "01" in found and "02" not in found
+
+
+def test_walking_the_order_and_intersecting_the_sets_find_the_same_pages():
+    """Each query can be answered two ways (catalog._walk_pays picks the cheaper): walk the sorted order
+    checking every filter, or intersect the filters' sets and sort what is left; a walk cut short by its
+    budget falls back to the second. All three give the same pages, cursors included, in every order."""
+    import random
+
+    rng = random.Random(5)
+    vocabulary = ["garden", "gardening", "library", "youth", "music", "קהילה", "גינה", "חוג", "רובוטיקה", "ספורט"]
+    docs = [doc(i, " ".join(rng.sample(vocabulary, 2)), " ".join(rng.sample(vocabulary, 3)),
+                votes=rng.randrange(5), tags=rng.sample(["x", "y", "z"], rng.randint(0, 2)),
+                region_id=rng.choice(["rg_1", "rg_2"]), status=rng.choice(["submitted", "planned"]),
+                hidden=rng.random() < 0.05, merged_into="id_1" if rng.random() < 0.05 else None)
+            for i in range(1, 400)]
+    c = catalog(*docs)
+    visible = lambda card: not card.hidden  # noqa: E731
+    queries = [Query(sort=sort, **filters) for sort in ("newest", "top", "updated", "trending")
+               for filters in ({}, {"tag": "x"}, {"tag": "x", "region": "rg_2"}, {"text": "garden"},
+                               {"text": "חוג רוב", "status": "planned"}, {"text": "library gard", "tag": "y"},
+                               {"tag": "nope"}, {"text": "nothing"})]
+
+    def pages(query, budget):
+        c._walk_pays = lambda sets, limit: budget
+        seen, after = [], None
+        while True:
+            page, after = c.search(query, visible=visible, after=after, limit=7)
+            seen.append([card.id for card in page])
+            if after is None:
+                return seen
+
+    for query in queries:
+        walked, intersected, cut_short = pages(query, 10**9), pages(query, 0), pages(query, 5)
+        assert walked == intersected == cut_short, query
+        found = [i for page in walked for i in page]
+        assert len(found) == len(set(found))
+        expected = [d["_id"] for d in docs if not d.get("hidden") and not d.get("merged_into")
+                    and (not query.tag or query.tag in d["tags"])]
+        if not query.text and not query.status and not query.region:
+            assert sorted(found) == sorted(expected), query
+    assert any(len(p) > 2 for p in (pages(Query(tag="x"), 0),))  # the pages did span a cursor
+
+
+def test_with_a_keeper_thread_requests_leave_the_refresh_to_it():
+    """A web worker's keeper thread (keep_fresh) follows the store; a request that finds the catalog a few
+    seconds old answers from it instead of reading the store on its own time, unless the keeper is stuck."""
+    import time
+
+    class Store:
+        reads = 0
+
+        def all_cards(self, projection, batch=2000):
+            return [doc(1, "a")]
+
+        def changed_since(self, ticks, projection, field="tick"):
+            Store.reads += 1
+            return []
+
+    c, store = Catalog(refresh_seconds=1.0), Store()
+    c.sync(store)
+    c.last_refresh = time.time() - 2
+    c.sync(store)
+    assert Store.reads == 1  # no keeper: the request refreshes
+    c.kept, c.last_refresh = True, time.time() - 2
+    c.sync(store)
+    assert Store.reads == 1
+    c.sync(store, keeper=True)
+    assert Store.reads == 2
+    c.last_refresh = time.time() - 60  # the keeper is stuck
+    c.sync(store)
+    assert Store.reads == 3
