@@ -7,7 +7,9 @@ from environs import Env
 env = Env()
 bind = env.str("GUNICORN_BIND", "0.0.0.0:8000")
 workers = env.int("WEB_CONCURRENCY", 2)
-worker_class = "gthread"  # requests wait on the store; threads keep a worker busy meanwhile
+# gthread (requests wait on the store; threads keep a worker busy meanwhile), with new connections shared out
+# between the workers instead of piling up on whichever accepted the last one (shared/web/workers.py).
+worker_class = "shared.web.workers.BalancedThreadWorker"
 threads = env.int("GUNICORN_THREADS", 4)
 timeout = env.int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 20
