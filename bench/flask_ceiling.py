@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from bench.common import write
-from bench.http import Gunicorn, wrk
+from bench.http import Gunicorn, worker_class, wrk
 
 
 def main(seconds: int = 10) -> dict:
@@ -14,7 +14,7 @@ def main(seconds: int = 10) -> dict:
         result = wrk(url, body='{"idea_id": "id_1", "support": true}', seconds=seconds)
     return write("flask_ceiling", {
         "gunicorn": {"workers": int(os.environ.get("WEB_CONCURRENCY", 2)),
-                     "threads": int(os.environ.get("GUNICORN_THREADS", 4)), "worker_class": "gthread"},
+                     "threads": int(os.environ.get("GUNICORN_THREADS", 4)), "worker_class": worker_class()},
         "load": "wrk -t2 -c16, same machine", "seconds": seconds, **result,
     })
 

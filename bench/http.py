@@ -36,6 +36,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def worker_class() -> str:
+    """The worker class deploy/gunicorn.conf.py names (what the benchmarks ran under)."""
+    found = re.search(r'^worker_class = "([^"]+)"', (ROOT / "deploy/gunicorn.conf.py").read_text(), re.M)
+    return found.group(1) if found else "unknown"
+
+
 class Gunicorn:
     """gunicorn with deploy/gunicorn.conf.py serving `target` on a free loopback port."""
 

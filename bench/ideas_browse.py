@@ -31,7 +31,7 @@ from pymongo import MongoClient
 
 from bench.common import (KAFKA, MONGO, bench_db, children_of, code_version, cores_busy, cpu_by_group, cpu_seconds,
                           percentile, rss_mb, write)
-from bench.http import Gunicorn
+from bench.http import Gunicorn, worker_class
 from services.ideas import domain
 from services.ideas.repository import IDEAS, INDEXES, IdeaRepository, tick
 from shared.auth import PARTICIPANT, Principal, TokenIssuer, generate_keypair
@@ -552,7 +552,7 @@ def main(count: int = IDEAS_COUNT, seconds: int = 5, mixed_seconds: int = 10, co
     return write("ideas_browse", {
         "code": code_version(), "ideas": count, "branches": BRANCH_COUNT, "regions": REGION_COUNT,
         "seed_seconds": round(seed_seconds, 1), "seconds_until_tick_indexed": index_wait,
-        "gunicorn": {"workers": WORKERS, "threads": THREADS, "worker_class": "gthread"},
+        "gunicorn": {"workers": WORKERS, "threads": THREADS, "worker_class": worker_class()},
         "load": f"wrk -t2 -c{connections} (closed loop: the two workers' eight threads kept busy), and wrk -c1 "
                 f"(one request at a time), {seconds} s each per query; mixed: all ten in turn, {mixed_seconds} s at "
                 f"1, {connections} and 16 connections; same machine",

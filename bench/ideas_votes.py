@@ -18,6 +18,7 @@ from pymongo import MongoClient, monitoring
 
 from bench.common import (MONGO, bench_db, code_version, cores_busy, cpu_by_group, drop_bench_databases,
                           percentile, result_of_this_run, write)
+from bench.http import worker_class
 from bench.ideas_browse import (API, THREADS, WORKERS, Keys, ideas_server, seed_branches, seed_ideas,
                                 wait_for_index)
 from services.ideas import domain
@@ -224,7 +225,7 @@ def main(seconds: int = SECONDS, clients: int = CLIENTS) -> dict:
     return write("ideas_votes", {
         "code": code_version(), "ideas": IDEAS_COUNT, "people": PEOPLE, "clients": clients,
         "warm_up_seconds": WARM_UP_SECONDS,
-        "gunicorn": {"workers": WORKERS, "threads": THREADS, "worker_class": "gthread"},
+        "gunicorn": {"workers": WORKERS, "threads": THREADS, "worker_class": worker_class()},
         "load": f"{clients} Python client threads, keep-alive, PUT {API}/ideas/<id>/vote, every request a new "
                 "(person, idea) pair; same machine",
         **result,
