@@ -18,7 +18,13 @@ KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{os.environ.get('K
 MONGO = os.environ.get("MONGO_URL", f"mongodb://127.0.0.1:{os.environ.get('STORE_PORT', '27017')}/")
 # The benchmarks' topics and consumer groups are their own ("bench.cocreate.ideas", ...), for this process and the
 # workers and web processes it starts: a platform on the same broker never takes in what they publish.
-os.environ["COCREATE_NAMESPACE"] = "bench"
+NAMESPACE = "bench"
+os.environ["COCREATE_NAMESPACE"] = NAMESPACE
+
+
+def own_namespace() -> None:
+    """Back to the benchmarks' namespace: importing the tests' helpers (their conftest) sets the suite's."""
+    os.environ["COCREATE_NAMESPACE"] = NAMESPACE
 RUN = uuid.uuid4().hex[:6]
 
 

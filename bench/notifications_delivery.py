@@ -30,7 +30,7 @@ from typing import Iterator
 
 from aiosmtpd.controller import Controller
 
-from bench.common import bench_db, bench_settings, cores_busy, cpu_by_group, percentile, write
+from bench.common import bench_db, bench_settings, cores_busy, cpu_by_group, own_namespace, percentile, write
 from services.notifications import services, signing
 from services.notifications.delivery import Dispatcher
 from services.notifications.domain import DELIVERED
@@ -42,6 +42,7 @@ from shared.auth import ORG_ADMIN, Actor, Principal
 from shared.mongo import apply_indexes, database_for
 from shared.outbox import outbox_indexes
 
+own_namespace()  # the tests' helpers imported above set the suite's namespace
 EMAILS_SENT = int(os.environ.get("NOTIFY_BENCH_EMAILS", 500))
 WEBHOOK_CALLS = int(os.environ.get("NOTIFY_BENCH_WEBHOOKS", 500))
 SETUP_THREADS = 8  # events applied a few at a time while setting up, as a consumer's partitions would

@@ -31,7 +31,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 from bench.common import (KAFKA, MONGO, bench_db, bench_settings, children_of, cores_busy, cpu_by_group,
-                          machine_busy_seconds, percentile, write)
+                          machine_busy_seconds, own_namespace, percentile, write)
 from bench.http import Gunicorn, call
 from bench.ideas_browse import Keys, ideas_server, seed_branches, branch_of
 from bench.notifications_delivery import Mailbox
@@ -45,6 +45,7 @@ from shared.kafka import make_consumer
 from shared.mongo import apply_indexes, database_for
 from shared.outbox import outbox_indexes
 
+own_namespace()  # the tests' helpers imported above set the suite's namespace
 ROOT = Path(__file__).resolve().parents[1]
 FOLLOWERS = 10_000
 FANOUT_RUNS = 1  # the 10,000 follows it needs first take minutes on the shared machine
