@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from bench.common import drop_bench_databases
+from bench.common import drop_bench_databases, drop_bench_topics
 from bench.report import write_report
 
 BENCHMARKS = ["store", "kafka_throughput", "outbox_latency", "flask_ceiling", "directory_import", "ideas_browse",
@@ -22,10 +22,12 @@ def main(names: list[str]) -> None:
     try:
         for name in names or BENCHMARKS:
             print(f"== {name}", flush=True)
+            drop_bench_topics()  # each benchmark starts on empty topics
             result = importlib.import_module(f"bench.{name}").main()
             print({k: v for k, v in result.items() if k != "machine"}, flush=True)
     finally:
         drop_bench_databases()
+        drop_bench_topics()
     print(f"report: {write_report()}")
 
 

@@ -297,11 +297,6 @@ class Catalog:
             found.append(parts[0] if len(parts) == 1 else set().union(*parts))
         return found
 
-    def _matching_text(self, text: str) -> set[str] | None:
-        """Ideas that hold every word of `text`; the last word may be the start of a word (typing)."""
-        sets = self._word_sets(text)
-        return None if sets is None else set.intersection(*sets)
-
     def _filters(self, query: Query) -> list[set[str]] | None:
         """The sets an idea must be in to match (facets, and each word of the text), smallest first; None
         when nothing can match."""
