@@ -130,32 +130,12 @@ def producer(make_settings):
 def consumer_at_end(make_settings):
     """consumer_at_end(service, topics): a consumer of a fresh group of that service, positioned at the
     end of the topics, so a test sees only what it causes (the topics keep every earlier run's events)."""
-    from shared.kafka import ensure_topics, make_consumer
+    from shared.kafka import consumer_at_end as at_end
 
     made = []
 
     def make(service: str, topics: list[str], **overrides):
-        import time
-
-        settings = make_settings(service)
-        ensure_topics(settings, topics)
-        # The first group on a fresh broker waits for Kafka to create its offsets topic (50 partitions),
-        # which takes tens of seconds on a busy 2-core machine; later groups are assigned in about a second.
-        # Once, a group stayed without partitions ("no partition metadata" for a topic that existed): metadata
-        # is read every second here, and a group still without partitions after 40 s is replaced by a new one.
-        deadline = time.time() + 120
-        while True:
-            consumer = make_consumer(settings, f"test-{service}-{uuid.uuid4().hex[:8]}", topics,
-                                     **{"auto_offset_reset": "latest", "metadata_max_age_ms": 1000, **overrides})
-            given_up = min(deadline, time.time() + 40)
-            while not consumer.assignment() and time.time() < given_up:
-                consumer.poll(timeout_ms=100)
-            if consumer.assignment() or time.time() >= deadline:
-                break
-            consumer.close()
-        assert consumer.assignment(), "no partitions assigned within 120 s"
-        for tp in consumer.assignment():
-            consumer.position(tp)
+        consumer = at_end(make_settings(service), f"test-{service}", topics, **overrides)
         made.append(consumer)
         return consumer
 

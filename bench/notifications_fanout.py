@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from services.notifications.repository import INDEXES, NOTIFICATIONS, OUTBOX_COL
 from services.notifications.tests.conftest import event_of, free_port, person_data, status_data, submitted_data
 from shared.auth import BRANCH_STAFF, PARTICIPANT, Actor, Principal
 from shared.events import registry
-from shared.kafka import ensure_topics, make_consumer
+from shared.kafka import consumer_at_end
 from shared.mongo import apply_indexes, database_for
 from shared.outbox import outbox_indexes
 
@@ -118,26 +117,8 @@ def wait_until(predicate, what: str, seconds: float = 180) -> None:
 
 
 def watcher_consumer():
-    """A consumer of the notifications topic in a group of its own, at its end, once it has its partitions. As in
-    the tests (conftest.consumer_at_end): metadata read every second, and a group still without partitions
-    after 40 s replaced by a new one (once, a group stayed without them for minutes)."""
-    settings = bench_settings("notifications")
-    ensure_topics(settings, [DELIVERED_TOPIC])
-    deadline = time.time() + 120
-    while True:
-        consumer = make_consumer(settings, f"bench-watch-{uuid.uuid4().hex[:8]}", [DELIVERED_TOPIC],
-                                 auto_offset_reset="latest", metadata_max_age_ms=1000)
-        given_up = min(deadline, time.time() + 40)
-        while not consumer.assignment() and time.time() < given_up:
-            consumer.poll(timeout_ms=100)
-        if consumer.assignment() or time.time() >= deadline:
-            break
-        consumer.close()
-    if not consumer.assignment():
-        raise RuntimeError("the watcher's partitions: not within 120 s")
-    for tp in consumer.assignment():
-        consumer.position(tp)
-    return consumer
+    """A consumer of the notifications topic in a group of its own, at its end, once it has its partitions."""
+    return consumer_at_end(bench_settings("notifications"), "bench-watch", [DELIVERED_TOPIC])
 
 
 def end_to_end(rate: int = RATE, seconds: int = SECONDS) -> dict:

@@ -3,6 +3,8 @@ topic creation at start, and the consumer settings every group uses. Nothing con
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from typing import Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -65,6 +67,33 @@ def make_consumer(settings: Settings, group: str, topics: Iterable[str], **overr
     config.update(overrides)
     consumer = KafkaConsumer(**config)
     consumer.subscribe([settings.topic(t) for t in topics])
+    return consumer
+
+
+def consumer_at_end(settings: Settings, group_prefix: str, topics: Iterable[str], *, wait_seconds: float = 120,
+                    fresh_group_after: float = 40, **overrides) -> KafkaConsumer:
+    """A consumer of a group of its own (`group_prefix` and a random suffix), positioned at the end of the
+    topics once Kafka has assigned it their partitions: it sees only what comes after (tests, benchmarks).
+    The topics are created if missing. The first group on a fresh broker waits while Kafka creates its offsets
+    topic (tens of seconds on a busy 2-core machine); once, a group stayed without partitions for minutes
+    ("no partition metadata" for a topic that existed). So metadata is read every second, and a group still
+    without partitions after `fresh_group_after` s is replaced by a new one."""
+    topics = list(topics)
+    ensure_topics(settings, topics)
+    deadline = time.time() + wait_seconds
+    while True:
+        consumer = make_consumer(settings, f"{group_prefix}-{uuid.uuid4().hex[:8]}", topics,
+                                 **{"auto_offset_reset": "latest", "metadata_max_age_ms": 1000, **overrides})
+        given_up = min(deadline, time.time() + fresh_group_after)
+        while not consumer.assignment() and time.time() < given_up:
+            consumer.poll(timeout_ms=100)
+        if consumer.assignment():
+            break
+        consumer.close()
+        if time.time() >= deadline:
+            raise TimeoutError(f"no partitions of {topics} assigned within {wait_seconds:.0f} s")
+    for tp in consumer.assignment():
+        consumer.position(tp)
     return consumer
 
 
