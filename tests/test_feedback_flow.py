@@ -92,6 +92,9 @@ def test_an_implemented_idea_is_measured_by_its_outcome_survey_and_the_branch_se
         # the feedback worker heard it and opened the outcome survey for exactly the idea's people
         survey_id = outcome_id(idea["id"])
         wait_for(lambda: dbs["feedback"]["surveys"].find_one({"_id": survey_id}) is not None, timeout=30)
+        # The votes leave the ideas service from another outbox than the status changes: one heard after the
+        # survey opened invites its supporter then.
+        wait_for(lambda: dbs["feedback"]["surveys"].find_one({"_id": survey_id}).get("invited") == 10, timeout=30)
         survey = call("feedback", "GET", f"/surveys/{survey_id}", author)
         assert survey["kind"] == "outcome" and survey["idea_id"] == idea["id"] and survey["branch_id"] == branch
         assert survey["invited"] == 10

@@ -159,6 +159,9 @@ class SurveyRepository:
         except DuplicateKeyError:
             return False
 
+    def set_invited(self, survey_id: str, invited: int) -> None:
+        self.collection.update_one({"_id": survey_id}, {"$set": {"invited": invited}})
+
     def get_doc(self, survey_id: str, *, with_salt: bool = False) -> dict | None:
         return self.collection.find_one({"_id": survey_id}, {"_outbox": 0, "_outbox_pending": 0} if with_salt
                                         else HIDDEN)
@@ -621,6 +624,11 @@ class Invites:
             self.collection.update_one({"_id": f"{survey_id}|{number:02d}"},
                                        {"$set": {"survey_id": survey_id, "people": members}}, upsert=True)
         return sum(len(m) for m in chunks.values())
+
+    def add(self, survey_id: str, person_id: str) -> None:
+        """Invite one more person (again: no change)."""
+        self.collection.update_one({"_id": f"{survey_id}|{chunk_of(person_id):02d}"},
+                                   {"$set": {"survey_id": survey_id}, "$addToSet": {"people": person_id}}, upsert=True)
 
     def has(self, survey_id: str, person_id: str) -> bool:
         doc = self.collection.find_one({"_id": f"{survey_id}|{chunk_of(person_id):02d}"})

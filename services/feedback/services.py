@@ -969,8 +969,9 @@ def comment_posted(s: Feedback, event: Event) -> None:
 def vote_cast(s: Feedback, event: Event) -> None:
     data = event.data
     s.ideas.join(data["idea_id"], data["person_id"], "s")
+    idea = s.ideas.get(data["idea_id"]) or {}
+    _invite_late(s, idea, data["person_id"], _at(event.time))
     if not _is_staff(s, data["person_id"]):
-        idea = s.ideas.get(data["idea_id"]) or {}
         s.participation.record(data["person_id"], None, data.get("branch_id"), idea.get("region_id"),
                                _at(event.time) or now(), "voted")
 
@@ -981,6 +982,22 @@ def vote_withdrawn(s: Feedback, event: Event) -> None:
 
 def idea_followed(s: Feedback, event: Event) -> None:
     s.ideas.join(event.data["idea_id"], event.data["person_id"], "f")
+    _invite_late(s, s.ideas.get(event.data["idea_id"]) or {}, event.data["person_id"], _at(event.time))
+
+
+def _invite_late(s: Feedback, idea: Mapping, person_id: str, at: datetime | None) -> None:
+    """A supporter or follower whose event arrives after the idea's outcome survey opened, who joined before the
+    idea was implemented, is invited then. An idea's events leave the ideas service from different outboxes
+    (the idea's own, its votes', its follows'), so a vote cast just before the idea was implemented may arrive
+    after the status change. The survey's count of invited people is counted again from the invitations."""
+    survey_id = idea.get("outcome_survey_id")
+    implemented = idea.get("implemented_at")
+    if not survey_id or at is not None and implemented is not None and at > implemented:
+        return
+    if person_id in _makers(s, idea.get("branch_id")):
+        return
+    s.invites.add(survey_id, person_id)
+    s.surveys.set_invited(survey_id, s.invites.count(survey_id))
 
 
 def idea_unfollowed(s: Feedback, event: Event) -> None:

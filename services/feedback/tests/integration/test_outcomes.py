@@ -96,3 +96,31 @@ def test_the_outcome_surveys_invitations_follow_an_erasure(org):
     assert org.db["ideas"].find_one({"_id": idea})["status"] == "implemented"
     members = IdeasReadModel(org.db).people_of(idea)
     assert org.ids["p4"] not in members and org.ids["p2"] in members  # they left the idea's followers too
+
+
+def test_a_vote_cast_before_the_idea_was_implemented_but_heard_after_it_still_invites(org):
+    """An idea's events leave the ideas service from different outboxes (the idea's, its votes', its follows'),
+    so a vote cast just before the idea was implemented can arrive after the status change. Its supporter is
+    invited then, once however often the vote is redelivered; a follow from after the implementation is not an
+    invitation."""
+    idea = f"id_late{org.a}"
+    tell(org.db, "cocreate.idea.submitted.v1", idea, idea_submitted(idea, org.a, org.region, org.ids["p1"],
+                                                                     days_ago(30)))
+    for frm, to in (("submitted", "under_review"), ("under_review", "planned"), ("planned", "in_progress"),
+                    ("in_progress", "implemented")):
+        tell(org.db, "cocreate.idea.status_changed.v1", idea,
+             status_changed(idea, org.a, frm, to, days_ago(1), org.ids["staff_a"], org.ids["p1"]))
+    survey_id = outcome_id(idea)
+    assert org.api.ok("GET", f"/surveys/{survey_id}", org.tokens["p1"])["invited"] == 1
+    assert org.api.call("GET", f"/surveys/{survey_id}", org.tokens["p2"]).status_code == 403
+
+    late = tell(org.db, "cocreate.vote.cast.v1", idea, {"idea_id": idea, "branch_id": org.a,
+                                                         "person_id": org.ids["p2"]}, at=days_ago(1.01))
+    apply(org.db, late)  # redelivered
+    assert org.api.ok("GET", f"/surveys/{survey_id}", org.tokens["p2"])["invited"] == 2
+    org.answer("p2", survey_id, {"q1": 4})
+
+    tell(org.db, "cocreate.idea.followed.v1", idea, {"idea_id": idea, "branch_id": org.a, "person_id": org.ids["p3"],
+                                                      "reason": "explicit"})  # now: after the implementation
+    assert org.api.call("GET", f"/surveys/{survey_id}", org.tokens["p3"]).status_code == 403
+    assert org.api.ok("GET", f"/surveys/{survey_id}", org.tokens["p1"])["invited"] == 2
