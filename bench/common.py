@@ -19,13 +19,15 @@ MONGO = os.environ.get("MONGO_URL", f"mongodb://127.0.0.1:{os.environ.get('STORE
 # The benchmarks' topics and consumer groups are their own ("bench.cocreate.ideas", ...), for this process and the
 # workers and web processes it starts: a platform on the same broker never takes in what they publish.
 NAMESPACE = "bench"
-os.environ["COCREATE_NAMESPACE"] = NAMESPACE
+RUN = uuid.uuid4().hex[:6]
 
 
 def own_namespace() -> None:
-    """Back to the benchmarks' namespace: importing the tests' helpers (their conftest) sets the suite's."""
+    """Into the benchmarks' namespace (again: importing the tests' helpers, their conftest, sets the suite's)."""
     os.environ["COCREATE_NAMESPACE"] = NAMESPACE
-RUN = uuid.uuid4().hex[:6]
+
+
+own_namespace()
 
 
 def bench_settings(service: str, **overrides):

@@ -59,12 +59,11 @@ class Settings:
     webhook_allow_private: bool = False
 
     def topic(self, name: str) -> str:
-        """The broker's name of a topic of the contract, in this installation's namespace."""
+        """The broker's name of a topic of the contract (or of a consumer group), in this installation's
+        namespace."""
         return f"{self.namespace}.{name}" if self.namespace else name
 
-    def group(self, name: str) -> str:
-        """The broker's name of a consumer group, in this installation's namespace."""
-        return f"{self.namespace}.{name}" if self.namespace else name
+    group = topic  # consumer groups are named the same way
 
     @property
     def prefix(self) -> str:

@@ -22,15 +22,15 @@ def dead_letter_topic(group: str) -> str:
 
 
 class NamespacedProducer(KafkaProducer):
-    """A producer that sends to the topics of its installation's namespace (Settings.namespace): callers name
-    the contract's topics, as the outbox entries do."""
+    """A producer that sends to the topics of its installation's namespace (Settings.topic): callers name the
+    contract's topics, as the outbox entries do."""
 
-    def __init__(self, namespace: str, **config):
+    def __init__(self, settings: Settings, **config):
         super().__init__(**config)
-        self.namespace = namespace
+        self.settings = settings
 
     def send(self, topic, *args, **kwargs):
-        return super().send(f"{self.namespace}.{topic}", *args, **kwargs)
+        return super().send(self.settings.topic(topic), *args, **kwargs)
 
 
 def make_producer(settings: Settings, **overrides) -> KafkaProducer:
@@ -46,7 +46,7 @@ def make_producer(settings: Settings, **overrides) -> KafkaProducer:
         client_id=f"cocreate-{settings.service}",
     )
     config.update(overrides)
-    return NamespacedProducer(settings.namespace, **config) if settings.namespace else KafkaProducer(**config)
+    return NamespacedProducer(settings, **config) if settings.namespace else KafkaProducer(**config)
 
 
 def make_consumer(settings: Settings, group: str, topics: Iterable[str], **overrides) -> KafkaConsumer:
