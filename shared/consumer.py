@@ -16,12 +16,14 @@ from pymongo.errors import BulkWriteError
 
 from shared import metrics
 from shared.events.envelope import Event, parse_event
-from shared.kafka import dead_letter_topic
+from shared.kafka import AssignmentLog, dead_letter_topic
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Database, Event], None]  # (the service's database, the event)
 PROCESSED = "processed_events"
+REJOIN_AFTER_SECONDS = 20.0  # a member without partitions of topics that have some rejoins after this long,
+REJOIN_AFTER_MAX_SECONDS = 900.0  # then after twice as long each time, up to this
 
 
 @dataclass
@@ -65,7 +67,7 @@ class ProcessedEvents:
 class ConsumerRunner:
     def __init__(self, consumer, producer, db: Database, handlers: Handlers, *, service: str,
                  max_attempts: int = 3, backoff_seconds: float = 0.2, lag_every_seconds: float = 5.0,
-                 processed: ProcessedEvents | None = None):
+                 processed: ProcessedEvents | None = None, clock: Callable[[], float] = time.monotonic):
         self.consumer = consumer
         self.producer = producer
         self.handlers = handlers
@@ -76,6 +78,9 @@ class ConsumerRunner:
         self.backoff_seconds = backoff_seconds
         self.lag_every_seconds = lag_every_seconds
         self._last_lag = 0.0
+        self.clock = clock
+        self._unassigned_since: float | None = None
+        self._rejoin_after = REJOIN_AFTER_SECONDS
 
     def run(self, stop: threading.Event) -> None:
         log.info("consumer started", extra={"topics": sorted(self.consumer.subscription() or [])})
@@ -86,6 +91,7 @@ class ConsumerRunner:
                     self.process(record for records in batches.values() for record in records)
                     self.consumer.commit()
                 self._report_lag()
+                self.rejoin_if_left_out()
         finally:
             self.consumer.close()
             log.info("consumer stopped")
@@ -143,6 +149,29 @@ class ConsumerRunner:
         metrics.EVENTS_CONSUMED.labels(self.service, event_type, "dead_lettered").inc()
         log.error("event dead-lettered", extra={"event_id": event_id, "event_type": event_type,
                                                "reason": reason, "offset": record.offset})
+
+    def rejoin_if_left_out(self) -> None:
+        """A member that holds no partitions for a while, of topics that have some, leaves the group and joins
+        again. kafka-python once kept a worker without partitions for minutes after its first join, so it
+        read nothing. A member of a group with more members than partitions holds none by right: it rejoins
+        (a short rebalance for the group) after twice as long each time, so seldom."""
+        now = self.clock()
+        if self.consumer.assignment():
+            self._unassigned_since, self._rejoin_after = None, REJOIN_AFTER_SECONDS
+            return
+        if self._unassigned_since is None:
+            self._unassigned_since = now
+        if now - self._unassigned_since < self._rejoin_after:
+            return
+        topics = sorted(self.consumer.subscription() or [])
+        if not any(self.consumer.partitions_for_topic(t) for t in topics):
+            return
+        log.warning("no partitions assigned; joining the group again",
+                    extra={"seconds": round(now - self._unassigned_since), "topics": topics})
+        self.consumer.unsubscribe()
+        self.consumer.subscribe(topics, listener=AssignmentLog())
+        self._unassigned_since = now
+        self._rejoin_after = min(self._rejoin_after * 2, REJOIN_AFTER_MAX_SECONDS)
 
     def _report_lag(self) -> None:
         now = time.time()

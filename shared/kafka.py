@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Iterable
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -66,8 +66,24 @@ def make_consumer(settings: Settings, group: str, topics: Iterable[str], **overr
     )
     config.update(overrides)
     consumer = KafkaConsumer(**config)
-    consumer.subscribe([settings.topic(t) for t in topics])
+    names = [settings.topic(t) for t in topics]
+    # Read the topics' metadata before joining: a member that joins first and assigns the partitions with
+    # no metadata yet gives the group none ("No partition metadata for topic ..."), until a refresh.
+    for name in names:
+        consumer.partitions_for_topic(name)
+    consumer.subscribe(names, listener=AssignmentLog())
     return consumer
+
+
+class AssignmentLog(ConsumerRebalanceListener):
+    """Says in the log how many partitions, of which topics, a group member holds after each rebalance."""
+
+    def on_partitions_revoked(self, revoked):
+        pass
+
+    def on_partitions_assigned(self, assigned):
+        topics = sorted({tp.topic for tp in assigned})
+        log.info("partitions assigned", extra={"partitions": len(assigned), "topics": topics})
 
 
 def consumer_at_end(settings: Settings, group_prefix: str, topics: Iterable[str], *, wait_seconds: float = 120,

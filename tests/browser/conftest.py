@@ -31,6 +31,22 @@ def _stack(command: str, timeout: float) -> subprocess.CompletedProcess:
                           env=dict(os.environ, **STACK_ENV), capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test against the platform shows what its workers said (CI keeps no files)."""
+    report = (yield).get_result()
+    if report.when == "call" and report.failed and "platform" in item.fixturenames:
+        report.sections.append(("the platform's workers: warnings, errors and partitions", _workers_said()))
+
+
+def _workers_said(last: int = 40) -> str:
+    lines = []
+    for path in sorted((Path(STACK_ENV["COCREATE_STACK_DIR"]) / "log").glob("*-worker.log")):
+        lines += [f"{path.stem}: {line.strip()[:400]}" for line in path.read_text(errors="replace").splitlines()
+                  if '"level": "WARNING"' in line or '"level": "ERROR"' in line or "partitions assigned" in line]
+    return "\n".join(lines[-last:]) or "(nothing)"
+
+
 @pytest.fixture(scope="session")
 def platform(infra) -> str:
     """The four services and the edge, started once for the session and stopped at its end."""

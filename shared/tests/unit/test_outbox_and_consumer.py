@@ -110,3 +110,60 @@ def test_a_malformed_message_goes_straight_to_dead_letters():
     r = runner(Handlers())
     r.process([SimpleNamespace(value=b"not json", key=None, headers=[], topic="t", partition=0, offset=5)])
     assert r.producer.sent[0][0] == "cocreate.dlt.ideas"
+
+
+class LeftOutConsumer:
+    """A group member that Kafka gave no partitions, of topics that have some (or none, when `empty`)."""
+
+    def __init__(self, empty=False):
+        self.held, self.empty, self.joins = set(), empty, 0
+
+    def assignment(self):
+        return self.held
+
+    def subscription(self):
+        return {"cocreate.ideas"}
+
+    def partitions_for_topic(self, topic):
+        return set() if self.empty else {0, 1, 2}
+
+    def unsubscribe(self):
+        pass
+
+    def subscribe(self, topics, listener=None):
+        assert topics == ["cocreate.ideas"] and listener is not None
+        self.joins += 1
+
+
+def test_a_member_left_without_partitions_joins_again_less_often_each_time():
+    now = [0.0]
+    consumer = LeftOutConsumer()
+    r = ConsumerRunner(consumer=consumer, producer=None, db=None, handlers=Handlers(), service="ideas",
+                       processed=FakeProcessed(), clock=lambda: now[0])
+    joins = []
+    for _ in range(200):  # 100 s, a check every half second
+        r.rejoin_if_left_out()
+        joins.append(consumer.joins)
+        now[0] += 0.5
+    # first after 20 s without partitions, then 40 s later, then 80 s later
+    assert [joins.index(n) / 2 for n in (1, 2)] == [20.0, 60.0] and joins[-1] == 2
+
+    consumer.held = {("cocreate.ideas", 0)}  # assigned at last: the wait starts over
+    r.rejoin_if_left_out()
+    consumer.held = set()
+    start = consumer.joins
+    for _ in range(41):
+        r.rejoin_if_left_out()
+        now[0] += 0.5
+    assert consumer.joins == start + 1
+
+
+def test_a_member_of_topics_without_partitions_does_not_rejoin():
+    now = [0.0]
+    consumer = LeftOutConsumer(empty=True)
+    r = ConsumerRunner(consumer=consumer, producer=None, db=None, handlers=Handlers(), service="ideas",
+                       processed=FakeProcessed(), clock=lambda: now[0])
+    for _ in range(200):
+        r.rejoin_if_left_out()
+        now[0] += 0.5
+    assert consumer.joins == 0
