@@ -208,7 +208,7 @@ class Status(MethodView):
         """Move the idea along its lifecycle (staff of its branch); a decline needs a reason code and a note."""
         st, who = store(), actor()
         doc = services.change_status(st, who, idea_id, **body)
-        return idea_out(doc, services.viewer_state(st, who, doc))
+        return idea_out(doc)  # no `me`: a staff action; GET has it
 
 
 @ideas.route("/<idea_id>/merge")
@@ -220,7 +220,7 @@ class Merge(MethodView):
         """Merge this idea into another (a duplicate): supporters, followers and comments move."""
         st, who = store(), actor()
         doc = services.merge(st, who, idea_id, **body)
-        return idea_out(doc, services.viewer_state(st, who, doc))
+        return idea_out(doc)  # no `me`: a staff action; GET has it
 
     @ideas.doc(security=BEARER)
     @ideas.response(200, s.IdeaSchema)
@@ -228,7 +228,7 @@ class Merge(MethodView):
         """Undo the merge: what moved goes back."""
         st, who = store(), actor()
         doc = services.unmerge(st, who, idea_id)
-        return idea_out(doc, services.viewer_state(st, who, doc))
+        return idea_out(doc)  # no `me`: a staff action; GET has it
 
 
 @ideas.route("/<idea_id>/adoptions")
@@ -247,7 +247,7 @@ class Adoptions(MethodView):
         """Adopt an implemented idea at your branch: a new idea there, planned, owned by you."""
         st, who = store(), actor()
         doc = services.adopt(st, who, idea_id, **body)
-        return idea_out(doc, services.viewer_state(st, who, doc))
+        return idea_out(doc)  # no `me`: a staff action; GET has it
 
 
 @ideas.route("/<idea_id>/follow")

@@ -102,7 +102,9 @@ class IdeaSchema(ma.Schema):
     updated_at = ma.fields.DateTime()
     edited_at = ma.fields.DateTime(allow_none=True)
     version = ma.fields.Integer()
-    me = ma.fields.Nested(ViewerSchema)
+    me = ma.fields.Nested(ViewerSchema, metadata={"description": (
+        "What the caller did (voted, follows, volunteers) and may do: with a read, a submission and an edit; "
+        "the staff's lifecycle actions (status, merge, unmerge, adoption) answer with the idea alone")})
 
 
 class IdeaCardSchema(ma.Schema):

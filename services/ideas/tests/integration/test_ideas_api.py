@@ -113,6 +113,7 @@ def test_the_lifecycle_moves_only_along_allowed_transitions_by_the_branchs_staff
     assert done["history"][1]["by"] == org.ids["staff_a"] and done["history"][1]["note"] == "now under_review"
     assert set(done["durations"]) == {"submitted", "under_review", "planned", "in_progress"}
     assert all(v >= 0 for v in done["durations"].values())
+    assert "me" not in done  # a staff action answers with the idea alone (what the viewer did is for reads)
     closed = org.api.call("PUT", f"/ideas/{idea['id']}/vote", org.tokens["p2"])
     assert closed.status_code == 422  # voting closed once implemented
     assert org.outbox_types(idea["id"]).count("cocreate.idea.status_changed.v1") == 4
