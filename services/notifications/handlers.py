@@ -1,6 +1,11 @@
 """Events the notifications service consumes: what it keeps of them (branches, people, ideas, who supports,
 follows or volunteers for each idea), then the fan-out of whatever the rules say concerns someone (rules.py), and, for
-every event type a webhook may subscribe to, a delivery to each subscription."""
+every event type a webhook may subscribe to, a delivery to each subscription.
+
+The fan-out and the webhook queue are idempotent by construction (every notification's, e-mail's and delivery's
+id comes from the event), and what is learnt of ideas keeps the newest: their events skip the consumer's
+processed-events record. Memberships (a follow, then an unfollow) are not safe to replay out of order, nor
+are people's audiences: their events keep it."""
 from __future__ import annotations
 
 from pymongo.database import Database
@@ -30,14 +35,15 @@ def person_erased(db: Database, event: Event) -> None:
 
 @handlers.on("cocreate.idea.submitted.v1", "cocreate.idea.edited.v1", "cocreate.idea.status_changed.v1",
              "cocreate.idea.merged.v1", "cocreate.idea.unmerged.v1", "cocreate.idea.adopted.v1",
-             "cocreate.idea.flagged.v1", "cocreate.comment.posted.v1")
+             "cocreate.idea.flagged.v1", "cocreate.comment.posted.v1", idempotent=True)
 def idea_changed(db: Database, event: Event) -> None:
     s = Notifications.of(db)
     services.learn_idea(s, event)
     services.notify(s, event)
 
 
-@handlers.on("cocreate.survey.opened.v1", "cocreate.feedback.submitted.v1", "cocreate.feedback.replied.v1")
+@handlers.on("cocreate.survey.opened.v1", "cocreate.feedback.submitted.v1", "cocreate.feedback.replied.v1",
+             idempotent=True)
 def feedback_changed(db: Database, event: Event) -> None:
     services.notify(Notifications.of(db), event)
 
@@ -77,4 +83,6 @@ def _then_webhooks(handler: Handler | None) -> Handler:
 
 
 for _type in domain.webhook_event_types():
+    if _type not in handlers.by_type:
+        handlers.idempotent.add(_type)  # queueing webhook deliveries is, like the fan-out, keyed by the event
     handlers.by_type[_type] = _then_webhooks(handlers.by_type.get(_type))

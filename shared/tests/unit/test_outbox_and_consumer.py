@@ -167,3 +167,32 @@ def test_a_member_of_topics_without_partitions_does_not_rejoin():
         r.rejoin_if_left_out()
         now[0] += 0.5
     assert consumer.joins == 0
+
+
+def test_events_of_idempotent_handlers_skip_the_processed_record_and_others_keep_it():
+    handlers, handled = Handlers(), []
+
+    @handlers.on("cocreate.branch.created.v1", idempotent=True)
+    def by_its_ids(db, e):
+        handled.append(e.id)
+
+    @handlers.on("cocreate.branch.updated.v1")
+    def once(db, e):
+        handled.append(e.id)
+
+    asked = []
+
+    class Processed(FakeProcessed):
+        def seen(self, event_ids):
+            ids = list(event_ids)
+            asked.extend(ids)
+            return super().seen(ids)
+
+    r = ConsumerRunner(consumer=None, producer=FakeProducer(), db=None, handlers=handlers, service="ideas",
+                       processed=Processed())
+    idempotent = event()
+    other = new_event("cocreate.branch.updated.v1", source="/directory", subject="br_1", data=DATA)
+    r.process([record(idempotent), record(other, 1)])
+    r.process([record(idempotent), record(other, 1)])  # redelivered: the idempotent one runs again, harmlessly
+    assert asked == [other.id, other.id] and r.processed.ids == {other.id}
+    assert handled == [idempotent.id, other.id, idempotent.id]
