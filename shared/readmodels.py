@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
+from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -79,3 +80,18 @@ def upsert_newer(collection: Collection, doc_id: str, fields: Mapping[str, Any],
         return True
     except DuplicateKeyError:
         return False  # stored with a newer state already (or guarded)
+
+
+def learn_newer(collection: Collection, doc_id: str, fields: Mapping[str, Any], as_of: str) -> dict | None:
+    """upsert_newer, answering with the document as stored after it (applied or not): one command, where a
+    write and then a read of what it wrote take two."""
+    doc = collection.find_one_and_update({"_id": doc_id, "as_of": {"$lte": as_of}},
+                                         {"$set": dict(fields, as_of=as_of)}, return_document=ReturnDocument.AFTER)
+    if doc is not None:
+        return doc
+    new = dict(fields, _id=doc_id, as_of=as_of)
+    try:
+        collection.insert_one(new)
+        return new
+    except DuplicateKeyError:
+        return collection.find_one({"_id": doc_id})  # a newer state was stored meanwhile

@@ -42,7 +42,7 @@ from services.notifications.domain import (CANCELLED, DIGESTED, FORMING, HELD, I
 from shared.events import Event
 from shared.mongo import Index
 from shared.outbox import update_with_events, with_events
-from shared.readmodels import BRANCH_INDEXES, BRANCHES, upsert_newer
+from shared.readmodels import BRANCH_INDEXES, BRANCHES, learn_newer, upsert_newer
 
 NOTIFICATIONS, DELIVERIES, AUDIENCES = "notifications", "deliveries", "audiences"
 RECIPIENTS, PEOPLE, IDEAS = "recipients", "people", "ideas"
@@ -280,15 +280,19 @@ class People:
 
 
 class Ideas:
-    """Titles, branches and authors of ideas, from the ideas service's events."""
+    """Titles, branches and authors of ideas, from the ideas service's events. An event's handling learns of
+    its idea and then reads it: the idea as learnt is kept for that read (an instance serves one event)."""
 
     def __init__(self, db: Database):
         self.collection = db[IDEAS]
+        self._learnt: dict[str, dict | None] = {}
 
     def learn(self, idea_id: str, fields: Mapping[str, Any], as_of: str) -> None:
-        upsert_newer(self.collection, idea_id, fields, as_of)
+        self._learnt[idea_id] = learn_newer(self.collection, idea_id, fields, as_of)
 
     def get(self, idea_id: str) -> dict | None:
+        if idea_id in self._learnt:
+            return self._learnt[idea_id]
         return self.collection.find_one({"_id": idea_id})
 
     def forget_author(self, person_id: str) -> None:
