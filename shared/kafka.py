@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Iterable
 
-from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -49,9 +49,7 @@ def make_producer(settings: Settings, **overrides) -> KafkaProducer:
     return NamespacedProducer(settings, **config) if settings.namespace else KafkaProducer(**config)
 
 
-def make_consumer(settings: Settings, group: str, topics: Iterable[str], **overrides) -> KafkaConsumer:
-    """A consumer of one group that never commits on its own: the runner commits after the writes. The group
-    and the contract's topics are named in the installation's namespace."""
+def _consumer_config(settings: Settings, group: str, overrides: dict) -> dict:
     config = dict(
         bootstrap_servers=list(settings.kafka_bootstrap_servers),
         group_id=settings.group(group),
@@ -68,7 +66,13 @@ def make_consumer(settings: Settings, group: str, topics: Iterable[str], **overr
         client_id=f"cocreate-{settings.service}-worker",
     )
     config.update(overrides)
-    consumer = KafkaConsumer(**config)
+    return config
+
+
+def make_consumer(settings: Settings, group: str, topics: Iterable[str], **overrides) -> KafkaConsumer:
+    """A consumer of one group that never commits on its own: the runner commits after the writes. The group
+    and the contract's topics are named in the installation's namespace."""
+    consumer = KafkaConsumer(**_consumer_config(settings, group, overrides))
     names = [settings.topic(t) for t in topics]
     # Read the topics' metadata before joining: a member that joins first and assigns the partitions with
     # no metadata yet gives the group none ("No partition metadata for topic ..."), until a refresh.
@@ -89,30 +93,31 @@ class AssignmentLog(ConsumerRebalanceListener):
         log.info("partitions assigned", extra={"partitions": len(assigned), "topics": topics})
 
 
-def consumer_at_end(settings: Settings, group_prefix: str, topics: Iterable[str], *, wait_seconds: float = 120,
-                    fresh_group_after: float = 40, **overrides) -> KafkaConsumer:
-    """A consumer of a group of its own (`group_prefix` and a random suffix), positioned at the end of the
-    topics once Kafka has assigned it their partitions: it sees only what comes after (tests, benchmarks).
-    The topics are created if missing. The first group on a fresh broker waits while Kafka creates its offsets
-    topic (tens of seconds on a busy 2-core machine); once, a group stayed without partitions for minutes
-    ("no partition metadata" for a topic that existed). So metadata is read every second, and a group still
-    without partitions after `fresh_group_after` s is replaced by a new one."""
+def consumer_at_end(settings: Settings, group_prefix: str, topics: Iterable[str], *, wait_seconds: float = 60,
+                    **overrides) -> KafkaConsumer:
+    """A consumer that sees only what comes after it (tests, benchmarks): every partition of the topics is
+    assigned to it directly, at their end, under a group of its own (`group_prefix` and a random suffix) that
+    only keeps its committed offsets. It never joins the group, so there is no join to wait for and no
+    rebalance to leave it without partitions (joined as a member, one such consumer once stayed without
+    partitions for minutes). The topics are created if missing."""
     topics = list(topics)
     ensure_topics(settings, topics)
+    config = _consumer_config(settings, f"{group_prefix}-{uuid.uuid4().hex[:8]}", overrides)
     deadline = time.time() + wait_seconds
     while True:
-        consumer = make_consumer(settings, f"{group_prefix}-{uuid.uuid4().hex[:8]}", topics,
-                                 **{"auto_offset_reset": "latest", "metadata_max_age_ms": 1000, **overrides})
-        given_up = min(deadline, time.time() + fresh_group_after)
-        while not consumer.assignment() and time.time() < given_up:
-            consumer.poll(timeout_ms=100)
-        if consumer.assignment():
+        consumer = KafkaConsumer(**config)
+        known = {settings.topic(t): consumer.partitions_for_topic(settings.topic(t)) for t in topics}
+        if all(known.values()):
             break
-        consumer.close()
+        consumer.close()  # a topic just created may have no partitions in the metadata yet: ask anew
         if time.time() >= deadline:
-            raise TimeoutError(f"no partitions of {topics} assigned within {wait_seconds:.0f} s")
-    for tp in consumer.assignment():
-        consumer.position(tp)
+            raise TimeoutError(f"no partitions of {sorted(known)} known within {wait_seconds:.0f} s")
+        time.sleep(0.5)
+    partitions = [TopicPartition(name, p) for name, ids in sorted(known.items()) for p in sorted(ids)]
+    consumer.assign(partitions)
+    consumer.seek_to_end(*partitions)
+    for tp in partitions:
+        consumer.position(tp)  # resolved now, not at the first poll: what is sent from here on is seen
     return consumer
 
 
