@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -32,6 +33,9 @@ class Handlers:
 
     by_type: dict[str, Handler] = field(default_factory=dict)
     idempotent: set[str] = field(default_factory=set)  # types whose events skip the processed-events record
+    # Wraps the handling of each polled batch (given the service's database): handlers may leave writes to it,
+    # made together when the batch is handled, before the processed record and the commit.
+    batch_scope: Callable[[Database], AbstractContextManager] | None = None
 
     def on(self, *types: str, idempotent: bool = False) -> Callable[[Handler], Handler]:
         """Register a handler of these event types. `idempotent`: its writes give the same result however
@@ -115,14 +119,16 @@ class ConsumerRunner:
         by_type, idempotent = self.handlers.by_type, self.handlers.idempotent
         done = self.processed.seen(e.id for _, e in parsed if e.type in by_type and e.type not in idempotent)
         handled = []
-        for record, event in parsed:
-            if event.type not in by_type:
-                metrics.EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
-            elif event.id in done:
-                metrics.EVENTS_CONSUMED.labels(self.service, event.type, "duplicate").inc()
-            elif self.handle(record, event) and event.type not in idempotent:
-                done.add(event.id)
-                handled.append(event)
+        scope = self.handlers.batch_scope
+        with scope(self.db) if scope else nullcontext():
+            for record, event in parsed:
+                if event.type not in by_type:
+                    metrics.EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
+                elif event.id in done:
+                    metrics.EVENTS_CONSUMED.labels(self.service, event.type, "duplicate").inc()
+                elif self.handle(record, event) and event.type not in idempotent:
+                    done.add(event.id)
+                    handled.append(event)
         self.processed.record(handled)
 
     def handle(self, record, event: Event) -> bool:

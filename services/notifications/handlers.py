@@ -16,7 +16,7 @@ from shared.consumer import Handler, Handlers
 from shared.events import Event
 from shared.readmodels import keep_branches
 
-handlers = Handlers()
+handlers = Handlers(batch_scope=services.batch_scope)
 keep_branches(handlers)
 
 

@@ -140,13 +140,10 @@ class Deliveries:
     def __init__(self, db: Database):
         self.collection = db[DELIVERIES]
 
-    def record(self, doc: Mapping[str, Any], events: Iterable[Event]) -> bool:
-        """Store a delivery record with its events; False if it was recorded before (a redelivery)."""
-        try:
-            self.collection.insert_one(with_events(doc, events))
-            return True
-        except DuplicateKeyError:
-            return False
+    def record(self, records: list[tuple[Mapping[str, Any], list[Event]]]) -> int:
+        """Store delivery records, each with its events, in one command; returns how many were new (one recorded
+        before, by a redelivery, is left as it is and its events are not staged again)."""
+        return _insert_new(self.collection, [with_events(doc, events) for doc, events in records])
 
     def forget(self, recipient: str) -> None:
         """Take a person out of every delivery record (the records of other recipients stay)."""

@@ -5,7 +5,9 @@ pages and the handlers stay thin; sending is the worker's delivery loop (deliver
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
@@ -22,6 +24,7 @@ from shared.events import Event, new_event
 # Notifications inserted per command: small enough for the store (see docs/store-backend.md), big enough
 # that 10,000 followers take 20 round trips. One delivery record, and one delivered event, per batch.
 FANOUT_BATCH = 500
+RECORDS_BATCH = 50  # delivery records per insert (each lists up to FANOUT_BATCH recipients)
 DELIVERED = "cocreate.notification.delivered.v1"
 FAILED = "cocreate.notification.failed.v1"
 PERSON_EVENTS = "cocreate.person."
@@ -63,15 +66,16 @@ def _now() -> datetime:
 
 # --- the fan-out ---------------------------------------------------------------------------------------
 
-def notify(s: Notifications, event: Event) -> int:
+def notify(s: Notifications, event: Event) -> None:
     """Put a notification in the inbox of everyone the rules reach who wants it, and queue the e-mails of those
-    who want one (at once, or held for their daily digest); returns how many inbox entries were new.
+    who want one (at once, or held for their daily digest). The writes are made before it returns, or, within
+    the consumer's batch scope, with those of the whole polled batch.
 
     Idempotent by construction: each notification's `_id` comes from the event, the recipient and the
     channel, so applying an event again inserts only duplicates, which the store refuses."""
     reaches = rules.plan(event, s)
     if not reaches:
-        return 0
+        return
     at = domain.event_instant(event.time)
     told = rules.actors(event)  # nobody is told of what they did; each person once per event
     if any(reach.rule.not_staff for reach in reaches):
@@ -89,17 +93,65 @@ def notify(s: Notifications, event: Event) -> int:
             mode = domain.email_mode(profile.prefs, reach.rule.category)
             if mode:
                 mails.append(_email(event, at, person_id, reach, mode))
+    batched = _BATCH.get()
+    writes = batched if batched is not None else FanoutWrites()
     # Batches in id order: applied again, the event forms the same batches, so their records are duplicates.
     docs.sort(key=lambda d: d["_id"])
-    new = 0
     for number, start in enumerate(range(0, len(docs), FANOUT_BATCH)):
         batch = docs[start:start + FANOUT_BATCH]
-        new += s.inbox.add(batch)
+        writes.inbox += batch
         record, delivered = _delivery(event, INAPP, number, batch)
-        s.deliveries.record(record, [delivered])
-    for start in range(0, len(mails), FANOUT_BATCH):
-        s.emails.add(mails[start:start + FANOUT_BATCH])
-    return new
+        writes.records.append((record, [delivered]))
+    writes.emails += mails
+    if batched is None:
+        writes.make(s)
+
+
+@dataclass
+class FanoutWrites:
+    """What fan-outs write: inbox entries, then the delivery records that tell of them (with their delivered
+    events, so an event never comes before its entries), then e-mails to send. The store's cost is mostly per
+    command, so the consumer makes them once for a polled batch of events (batch_scope): under load, when
+    batches grow, a change costs one insert of each kind shared with the others, not three of its own."""
+
+    inbox: list[dict] = field(default_factory=list)
+    records: list[tuple[dict, list[Event]]] = field(default_factory=list)
+    emails: list[dict] = field(default_factory=list)
+
+    def make(self, s: Notifications) -> None:
+        """Write everything held, and hold nothing after."""
+        for start in range(0, len(self.inbox), FANOUT_BATCH):
+            s.inbox.add(self.inbox[start:start + FANOUT_BATCH])
+        for start in range(0, len(self.records), RECORDS_BATCH):
+            s.deliveries.record(self.records[start:start + RECORDS_BATCH])
+        for start in range(0, len(self.emails), FANOUT_BATCH):
+            s.emails.add(self.emails[start:start + FANOUT_BATCH])
+        self.inbox, self.records, self.emails = [], [], []
+
+
+_BATCH: ContextVar[FanoutWrites | None] = ContextVar("notifications_fanout_writes", default=None)
+
+
+@contextmanager
+def batch_scope(db: Database) -> Iterator[None]:
+    """The consumer's handling of one polled batch: the fan-outs' writes are made together at its end (before
+    the runner records the events and commits). Nothing is written if the handling fails: the batch is
+    polled again and, being idempotent, handled again."""
+    writes = FanoutWrites()
+    token = _BATCH.set(writes)
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+    writes.make(Notifications.of(db))
+
+
+def write_batched(s: Notifications) -> None:
+    """Make the fan-out writes the consumer's batch holds so far: a handler that removes what fan-outs wrote
+    (erasure) must find it written, or an earlier event of its batch would bring it back after."""
+    batched = _BATCH.get()
+    if batched is not None:
+        batched.make(s)
 
 
 def _reached(s: Notifications, who: rules.Named | rules.Group) -> Iterator[tuple[str, Profile]]:
@@ -262,6 +314,7 @@ def learn_idea(s: Notifications, event: Event) -> None:
 def forget_person(s: Notifications, person_id: str, as_of: str) -> None:
     """person.erased: their inbox, delivery records, preferences, memberships and contact data go; a
     tombstone keeps later events from bringing any of it back."""
+    write_batched(s)
     _, audiences = s.recipients.change(person_id, prefs=None, active=False, erased=True)
     for audience in audiences:
         leave(s, audience, person_id)
