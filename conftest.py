@@ -10,6 +10,7 @@ import signal
 import socket
 import threading
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
@@ -154,17 +155,43 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Real Chromium through Playwright, for the browser tests (services' own and tests/browser/)."""
+def _chromium():
+    """Playwright, and the Chromium it launched (launched again if a hung close had it killed)."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"no Chromium at {CHROMIUM}: run `make install` (Debian's chromium package)", pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
+        held = {"launch": lambda: playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                             headless=True)}
+        held["browser"] = held["launch"]()
+        yield held
         with browser_watchdog(30):
-            chromium.close()
+            held["browser"].close()
+
+
+@pytest.fixture
+def browser(_chromium):
+    """Real Chromium through Playwright, for the browser tests (services' own and tests/browser/)."""
+    if not _chromium["browser"].is_connected():
+        _chromium["browser"] = _chromium["launch"]()
+    return _chromium["browser"]
+
+
+def close_contexts(contexts, seconds: float = 60) -> None:
+    """Close a test's browser contexts. Chromium now and then never answers a close (twice in CI, at the end
+    of a test that had just started a navigation): after `seconds` the watchdog kills it, the close returns
+    an error, and that is a warning here, not the test's failure (its assertions have run); the next test
+    gets a new Chromium."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    with browser_watchdog(seconds):
+        for context in contexts:
+            try:
+                context.close()
+            except PlaywrightError as exc:
+                warnings.warn(f"a browser context did not close (Chromium killed after {seconds:.0f} s): {exc}")
+                return
 
 
 def _chromium_processes() -> list[int]:

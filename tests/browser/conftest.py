@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import browser_watchdog
+from conftest import close_contexts
 from shared.auth import Principal, TokenIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,9 +74,7 @@ def open_page(browser, platform):
         return context.new_page()
 
     yield make
-    with browser_watchdog(60):
-        for context in contexts:
-            context.close()
+    close_contexts(contexts)
 
 
 @pytest.fixture

@@ -115,3 +115,4 @@ def test_the_signed_in_header_shows_the_person_and_its_sign_out_form_is_refused_
     with page.expect_response(lambda r: r.url.endswith("/directory/signout")) as sent:
         page.get_by_role("button", name="Sign out").click()
     assert sent.value.status != 403  # passes the check (the directory's sign-out answers from here on)
+    page.wait_for_load_state()  # the navigation it started ends before the page is closed

@@ -10,7 +10,7 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from conftest import PageVisitor, browser_watchdog, direction, text_of
+from conftest import PageVisitor, close_contexts, direction, text_of
 
 
 
@@ -445,9 +445,7 @@ def test_in_chromium_staff_build_and_open_a_survey_a_participant_answers_it_and_
         expect(staff.locator("#results ~ section")).to_contain_text("4.2")  # the survey's own results
         expect(staff.locator("#suppressed")).to_have_count(0)
     finally:
-        with browser_watchdog(60):
-            staff_context.close()
-            participant_context.close()
+        close_contexts([staff_context, participant_context])
 
 
 COMPARED = {"en": {"dir": "ltr", "fewer": "Fewer than 5 responses", "link": "Branches compared",
@@ -511,6 +509,4 @@ def test_in_chromium_an_org_admin_compares_the_branches_in_both_languages_on_a_p
         expect(staff.locator("[role=alert]")).to_have_text(COMPARED["en"]["refused"])
         expect(staff.get_by_role("link", name=COMPARED["en"]["link"])).to_have_count(0)
     finally:
-        with browser_watchdog(60):
-            admin_context.close()
-            staff_context.close()
+        close_contexts([admin_context, staff_context])
