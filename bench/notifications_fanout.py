@@ -1,4 +1,4 @@
-"""Notifications fan-out, two ways.
+"""Notifications fan-out, three ways.
 
 (a) An idea with 10,000 followers changes status: the notifications service's own handler (as its consumer
     calls it) applied to the event against the store, timed from the start of handling to the last follower's
@@ -14,7 +14,9 @@
     preferences say. Also at lower rates, to find what this machine sustains; each run reports the CPU a
     change costs in each process (ours, the store's, the broker's). The bench follows the service's
     notification.delivered events and then reads the author's unread count through the API: the time of
-    that answer is the latency (the event follows the stored entry, so a latency is if anything late)."""
+    that answer is the latency (the event follows the stored entry, so a latency is if anything late).
+(c) The notifications consumer's own cost of a status change, in one process without the broker: the store's CPU
+    and the consumer's per change, one event a poll and ten (consumer_cost)."""
 from __future__ import annotations
 
 import json
@@ -26,6 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 from aiosmtpd.controller import Controller
 
@@ -39,8 +42,9 @@ from services.notifications.handlers import handlers
 from services.notifications.repository import INDEXES, NOTIFICATIONS, OUTBOX_COLLECTIONS
 from services.notifications.tests.conftest import event_of, free_port, person_data, status_data, submitted_data
 from shared.auth import BRANCH_STAFF, PARTICIPANT, Actor, Principal
+from shared.consumer import ConsumerRunner
 from shared.events import registry
-from shared.kafka import consumer_at_end
+from shared.kafka import consumer_at_end, make_producer
 from shared.mongo import apply_indexes, database_for
 from shared.outbox import outbox_indexes
 
@@ -261,9 +265,62 @@ def end_to_end(rate: int = RATE, seconds: int = SECONDS) -> dict:
             "target": "p99 <= 500 ms at 50 changes/s"}
 
 
+# --- (c) the consumer's cost of a status change, in one process -------------------------------------------
+
+CONSUMER_CHANGES = 300
+CONSUMER_BATCHES = (1, 10)  # events per poll: one at a time (the worker keeping up), ten (the worker behind)
+
+
+def consumer_cost(changes: int = CONSUMER_CHANGES) -> dict:
+    """The notifications consumer handling status changes as its runner does (the handlers, the processed
+    record, the batch's writes), without the broker: the store's CPU (FerretDB and PostgreSQL) and this
+    process's, per change, at one and at ten events a poll. Each author is on file with an address and follows
+    their idea, as in (b). Steadier than (b), whose per-change figures vary by some 15% from run to run: this
+    is the measure to compare code changes with."""
+    db = database_for(bench_settings("notifications", mongo_db=bench_db("nf_consumer")))
+    apply_indexes(db, INDEXES + outbox_indexes(OUTBOX_COLLECTIONS))
+    producer = make_producer(bench_settings("notifications"))  # for dead letters, which there should be none of
+    runner = ConsumerRunner(None, producer, db, handlers, service="notifications")
+    branch = branch_of(0)[0]
+    results = {}
+    for per_poll in CONSUMER_BATCHES:
+        people = [f"pe_nc{per_poll}_{n:05d}" for n in range(changes)]
+        ideas = [f"id_nc{per_poll}_{n:05d}{'c' * 8}" for n in range(changes)]
+        for person, idea in zip(people, ideas):
+            runner.process(_records([
+                event_of("cocreate.person.registered.v1", person, person_data(
+                    person, lang="en", home=branch, email=f"{person}@example.org")),
+                event_of("cocreate.idea.submitted.v1", idea, submitted_data(idea, branch, person, "Evening library"),
+                         actor=person),
+                event_of("cocreate.idea.followed.v1", idea, {"idea_id": idea, "branch_id": branch, "person_id": person,
+                                                             "reason": "author"})]))
+        moves = [event_of("cocreate.idea.status_changed.v1", idea, status_data(
+            idea, branch, "under_review", "pe_staff", person), actor="pe_staff") for person, idea in zip(people, ideas)]
+        before, started = cpu_by_group([]), time.perf_counter()
+        for start in range(0, changes, per_poll):
+            runner.process(_records(moves[start:start + per_poll]))
+        elapsed, after = time.perf_counter() - started, cpu_by_group([])
+        spent = {group: sum(t - before[group].get(pid, 0.0) for pid, t in after[group].items())
+                 for group in ("ferretdb", "postgresql", "load_generator")}
+        assert db[NOTIFICATIONS].count_documents({"recipient": people[-1]}) == 1
+        results[f"{per_poll}_per_poll"] = {
+            "store_cpu_ms_per_change": round((spent["ferretdb"] + spent["postgresql"]) * 1000 / changes, 2),
+            "consumer_cpu_ms_per_change": round(spent["load_generator"] * 1000 / changes, 2),
+            "wall_ms_per_change": round(elapsed * 1000 / changes, 2)}
+        print(f"  (c) {per_poll} a poll: {results[f'{per_poll}_per_poll']}", flush=True)
+    producer.close()
+    return {"changes": changes, **results, "note": "in one process, one poll after another, without the broker"}
+
+
+def _records(events: list) -> list:
+    return [SimpleNamespace(value=e.value.encode(), key=e.key.encode(), headers=[], topic=e.topic, partition=0,
+                            offset=n) for n, e in enumerate(events)]
+
+
 def main() -> dict:
     print("  (a) fan-out to 10,000 followers", flush=True)
     a = fanout()
+    c = consumer_cost()
     # The lower rates first: a run the machine cannot keep up with leaves events in Kafka for the next one.
     lower = {}
     for rate in LOWER_RATES:
@@ -274,7 +331,7 @@ def main() -> dict:
     b = end_to_end()
     print(f"      {summary(b)}", flush=True)
     return write("notifications_fanout", {"fanout_10000_followers": a, "status_change_to_inbox": b, **lower,
-                                          "load_average_at_end": os.getloadavg()[0]})
+                                          "consumer_in_one_process": c, "load_average_at_end": os.getloadavg()[0]})
 
 
 def summary(result: dict) -> dict:
