@@ -28,7 +28,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 
 from aiosmtpd.controller import Controller
 
@@ -40,7 +39,8 @@ from bench.notifications_delivery import Mailbox
 from services.notifications import services as notifications
 from services.notifications.handlers import handlers
 from services.notifications.repository import INDEXES, NOTIFICATIONS, OUTBOX_COLLECTIONS
-from services.notifications.tests.conftest import event_of, free_port, person_data, status_data, submitted_data
+from services.notifications.tests.conftest import (event_of, free_port, person_data, polled, status_data,
+                                                    submitted_data)
 from shared.auth import BRANCH_STAFF, PARTICIPANT, Actor, Principal
 from shared.consumer import ConsumerRunner
 from shared.events import registry
@@ -287,7 +287,7 @@ def consumer_cost(changes: int = CONSUMER_CHANGES) -> dict:
         people = [f"pe_nc{per_poll}_{n:05d}" for n in range(changes)]
         ideas = [f"id_nc{per_poll}_{n:05d}{'c' * 8}" for n in range(changes)]
         for person, idea in zip(people, ideas):
-            runner.process(_records([
+            runner.process(polled([
                 event_of("cocreate.person.registered.v1", person, person_data(
                     person, lang="en", home=branch, email=f"{person}@example.org")),
                 event_of("cocreate.idea.submitted.v1", idea, submitted_data(idea, branch, person, "Evening library"),
@@ -298,7 +298,7 @@ def consumer_cost(changes: int = CONSUMER_CHANGES) -> dict:
             idea, branch, "under_review", "pe_staff", person), actor="pe_staff") for person, idea in zip(people, ideas)]
         before, started = cpu_by_group([]), time.perf_counter()
         for start in range(0, changes, per_poll):
-            runner.process(_records(moves[start:start + per_poll]))
+            runner.process(polled(moves[start:start + per_poll]))
         elapsed, after = time.perf_counter() - started, cpu_by_group([])
         spent = {group: sum(t - before[group].get(pid, 0.0) for pid, t in after[group].items())
                  for group in ("ferretdb", "postgresql", "load_generator")}
@@ -310,11 +310,6 @@ def consumer_cost(changes: int = CONSUMER_CHANGES) -> dict:
         print(f"  (c) {per_poll} a poll: {results[f'{per_poll}_per_poll']}", flush=True)
     producer.close()
     return {"changes": changes, **results, "note": "in one process, one poll after another, without the broker"}
-
-
-def _records(events: list) -> list:
-    return [SimpleNamespace(value=e.value.encode(), key=e.key.encode(), headers=[], topic=e.topic, partition=0,
-                            offset=n) for n, e in enumerate(events)]
 
 
 def main() -> dict:

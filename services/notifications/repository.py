@@ -142,7 +142,7 @@ class Deliveries:
 
     def record(self, records: list[tuple[Mapping[str, Any], list[Event]]]) -> int:
         """Store delivery records, each with its events, in one command; returns how many were new (one recorded
-        before, by a redelivery, is left as it is and its events are not staged again)."""
+        before, by a redelivery, is refused, so its events are not published twice)."""
         return _insert_new(self.collection, [with_events(doc, events) for doc, events in records])
 
     def forget(self, recipient: str) -> None:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -45,6 +46,12 @@ def event_of(type: str, subject: str, data: dict, *, actor: str | None = None, a
               else "/feedback" if kind in ("survey", "feedback") else "/directory")
     return new_event(type, source=source, subject=subject, data=data, actor_id=actor, time=at,
                      branch_id=branch_id or data.get("branch_id"), correlation_id=correlation_id)
+
+
+def polled(events: list[Event]) -> list:
+    """The events as a poll would hand them to the consumer runner (records of one partition, in order)."""
+    return [SimpleNamespace(value=e.value.encode(), key=e.key.encode(), headers=[], topic=e.topic, partition=0,
+                            offset=n) for n, e in enumerate(events)]
 
 
 def apply(db, event: Event) -> Event:

@@ -4,7 +4,6 @@ handler runs again and the store refuses the duplicate notifications."""
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
 import pytest
 from pymongo import MongoClient, monitoring
@@ -12,7 +11,7 @@ from pymongo import MongoClient, monitoring
 from conftest import wait_for
 from services.notifications.handlers import handlers
 from services.notifications.repository import DELIVERIES, EMAILS, NOTIFICATIONS
-from services.notifications.tests.conftest import event_of, status_data
+from services.notifications.tests.conftest import event_of, polled, status_data
 from shared.consumer import ConsumerRunner, ProcessedEvents
 
 
@@ -90,8 +89,7 @@ def test_a_polled_batch_of_events_is_written_with_one_insert_of_each_kind(org, p
     client = MongoClient(f"mongodb://{host}:{port}/", tz_aware=True, event_listeners=[inserts])
     try:
         runner = ConsumerRunner(None, producer, client[org.db.name], handlers, service="notifications")
-        records = [SimpleNamespace(value=e.value.encode(), key=e.key.encode(), headers=[], topic=e.topic,
-                                   partition=0, offset=n) for n, e in enumerate(moves)]
+        records = polled(moves)
         runner.process(records)
         assert {name: inserts.by_collection.get(name) for name in (NOTIFICATIONS, DELIVERIES, EMAILS)} == {
             NOTIFICATIONS: 1, DELIVERIES: 1, EMAILS: 1}
@@ -113,8 +111,7 @@ def test_an_erasure_in_the_same_polled_batch_as_a_change_leaves_nothing_of_the_p
         idea, org.a, "under_review", org.ids["staff_a"], org.ids["p1"]), actor=org.ids["staff_a"])
     erased = event_of("cocreate.person.erased.v1", org.ids["p1"], {"person_id": org.ids["p1"]})
     runner = ConsumerRunner(None, producer, org.db, handlers, service="notifications")
-    runner.process([SimpleNamespace(value=e.value.encode(), key=e.key.encode(), headers=[], topic=e.topic,
-                                    partition=0, offset=n) for n, e in enumerate((moved, erased))])
+    runner.process(polled([moved, erased]))
     assert org.db[NOTIFICATIONS].count_documents({"recipient": org.ids["p1"]}) == 0
     [email] = org.db[EMAILS].find({"recipient": org.ids["p1"]})  # kept as a record of what was not sent
     assert email["status"] == "cancelled" and "params" not in email
