@@ -9,17 +9,23 @@ injectable: digests are due at a local hour, and tests move time instead of wait
 
 Delivery is at least once. A worker that dies after the SMTP server or the receiver took a message but before
 the outcome was written sends it again once its lease runs out; the copies carry the same Message-ID /
-X-Cocreate-Event-Id, which receivers use to drop them."""
+X-Cocreate-Event-Id, which receivers use to drop them.
+
+In the worker, the loop also takes the e-mails its consumer makes to send at once, stored already claimed by it
+(`take`, services.send_at_once_by): they are sent as they come, without being searched for and claimed; the
+search, every `delivery_poll_seconds`, finds the rest (retries, digests, webhook calls, and what a worker that
+died had claimed)."""
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import signal
 import socket
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -72,13 +78,35 @@ class Dispatcher:
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self._formed: str | None = None  # the last day whose digests are known to be formed
+        self._handed: queue.SimpleQueue[dict] = queue.SimpleQueue()  # e-mails taken, claimed, to send now
+        self._wake = threading.Event()  # set when some are taken
+
+    # --- e-mails handed over as they are made (services.Handover) ----------------------------------------
+    def claim(self) -> tuple[str, datetime]:
+        return self.owner, self.clock() + self.lease
+
+    def take(self, docs: list[dict]) -> None:
+        for doc in docs:
+            self._handed.put(doc)
+        if docs:
+            self._wake.set()
 
     # --- the loop ---------------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
+        """Send what is handed over as it comes; search for what is due every `delivery_poll_seconds`, and at
+        once again while searches find some."""
         log.info("delivery loop started")
+        poll = self.settings.delivery_poll_seconds
+        search_at = 0.0  # time.monotonic() of the next search
         while not stop.is_set():
+            self._wake.clear()
+            busy = 0
             try:
-                busy = self.dispatch_once(stop)
+                busy = self._send_handed(stop)
+                if time.monotonic() >= search_at:
+                    found = self.search_once(stop)
+                    busy += found
+                    search_at = time.monotonic() + (0.0 if found else poll)
             except PyMongoError:
                 log.exception("delivery: store unavailable; retrying")
                 self.mailer.close()
@@ -87,16 +115,44 @@ class Dispatcher:
             except Exception:  # never let one bad document stop every delivery; it is logged and retried
                 log.exception("delivery pass failed; retrying")
                 self.mailer.close()
-                busy = 0
+                search_at = time.monotonic() + poll
             if not busy:
                 self.mailer.close_idle()
-                stop.wait(self.settings.delivery_poll_seconds)
+                self._wake.wait(max(0.0, search_at - time.monotonic()))
+        self._give_back_handed()
         self.mailer.close()
         log.info("delivery loop stopped")
 
     def dispatch_once(self, stop: threading.Event | None = None) -> int:
-        """One pass: form the day's digests if due, then send what is due. Returns how many were settled. The
-        SMTP connection is left open for the next pass (the loop closes it once idle)."""
+        """One pass: what was handed over, then a search. Returns how many were settled."""
+        return self._send_handed(stop) + self.search_once(stop)
+
+    def _send_handed(self, stop: threading.Event | None) -> int:
+        settled = 0
+        while stop is None or not stop.is_set():
+            try:
+                doc = self._handed.get_nowait()
+            except queue.Empty:
+                break
+            if self.clock() >= doc["due"] - self.lease / 2:  # waited half its claim: a search may take it soon
+                self.emails.give_back(doc, self.owner, self.clock())
+                continue
+            settled += self._attempt_email(doc)
+        return settled
+
+    def _give_back_handed(self) -> None:
+        """Stopping: what was handed over and not sent is due at once for whichever loop searches next."""
+        try:
+            while True:
+                self.emails.give_back(self._handed.get_nowait(), self.owner, self.clock())
+        except queue.Empty:
+            pass
+        except PyMongoError:
+            log.warning("stopping: handed e-mails not given back; they are sent once their claim runs out")
+
+    def search_once(self, stop: threading.Event | None = None) -> int:
+        """Form the day's digests if due, then send what is due. Returns how many were settled. The SMTP
+        connection is left open for the next pass (the loop closes it once idle)."""
         self.form_digests()
         settled = 0
         batch = self.settings.delivery_batch
@@ -173,6 +229,10 @@ class Dispatcher:
         doc = self._claim(self.emails, candidate)
         if doc is None:
             return 0
+        return self._attempt_email(doc)
+
+    def _attempt_email(self, doc: dict) -> int:
+        """The attempt of a claimed e-mail; returns 1 (settled, whatever the outcome)."""
 
         def failed(attempt: int, reason: str, final: bool) -> Event:
             return _failed_event(doc, EMAIL, doc["_id"], doc["recipient"], doc["category"], doc["message"],
@@ -213,7 +273,7 @@ class Dispatcher:
             doc, EMAIL, source, [_listed(item, doc["recipient"], event=item["event"]) for item in kept], at))
         return 1
 
-    def _deliver_mail(self, doc: dict, message: EmailMessage, failed: Failed,
+    def _deliver_mail(self, doc: dict, message: Message, failed: Failed,
                       delivered: Callable[[datetime], Event]) -> None:
         started = time.perf_counter()
         try:

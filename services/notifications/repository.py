@@ -23,7 +23,9 @@
 Deliveries to make (`emails`, `webhook_deliveries`) are claimed under a lease: `due` is when the document may
 next be taken (now, after a backoff, or when a claimer's lease runs out), `owner` names who holds it until
 its attempt is settled; a claimer that died leaves `owner` behind, and the next claim logs that attempt as
-interrupted. Only the holder of the claim can settle the attempt.
+interrupted. Only the holder of the claim can settle the attempt. An e-mail to send at once is inserted already
+claimed by the worker whose consumer made it (`add_claimed`), which sends it straight away: no search for it,
+no separate claim.
 """
 from __future__ import annotations
 
@@ -71,14 +73,23 @@ UNREAD_CAP = 100  # the badge shows "99+" beyond; counting further costs the sto
 
 def _insert_new(collection: Collection, docs: list[dict]) -> int:
     """Insert what is not stored yet; returns how many were new (a duplicate `_id` means "done before")."""
+    return len(_inserted(collection, docs))
+
+
+def _inserted(collection: Collection, docs: list[dict]) -> list[dict]:
+    """Insert what is not stored yet; returns the documents that were new (the others were refused as
+    duplicates: stored before)."""
     if not docs:
-        return 0
+        return []
     try:
-        return len(collection.insert_many(docs, ordered=False).inserted_ids)
+        collection.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
-        if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
             raise
-        return exc.details.get("nInserted", 0)
+        refused = {error["index"] for error in errors}
+        return [doc for n, doc in enumerate(docs) if n not in refused]
+    return docs
 
 
 def _newest_first(collection: Collection, owner: str, *, after: str | None, limit: int, now: datetime,
@@ -331,6 +342,18 @@ class DeliveryQueue:
         return self.collection.find_one_and_update(
             {"_id": doc["_id"], "status": PENDING, "attempts": attempts, "due": {"$lte": now}}, update,
             return_document=ReturnDocument.AFTER)
+
+    def add_claimed(self, docs: list[dict], owner: str, attempt_until: datetime) -> list[dict]:
+        """Insert documents already claimed by `owner` for their first attempt, until `attempt_until` (as `claim`
+        would have left them); returns those that were new, which are the owner's to attempt. If the owner
+        dies first, they are due when the claim runs out, and the next claim logs the attempt as interrupted."""
+        return _inserted(self.collection, [dict(doc, owner=owner, attempts=doc.get("attempts", 0) + 1,
+                                                due=attempt_until) for doc in docs])
+
+    def give_back(self, doc: Mapping[str, Any], owner: str, now: datetime) -> None:
+        """Undo a claim whose attempt was never started (its owner is stopping): due now, the attempt not spent."""
+        self.collection.update_one({"_id": doc["_id"], "owner": owner, "attempts": doc["attempts"]},
+                                   {"$set": {"due": now}, "$unset": {"owner": ""}, "$inc": {"attempts": -1}})
 
     def settle(self, doc: Mapping[str, Any], owner: str, update: Mapping[str, Any],
                events: Iterable[Event] = ()) -> bool:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Protocol
 
 from pymongo.database import Database
 
@@ -119,14 +119,42 @@ class FanoutWrites:
     emails: list[dict] = field(default_factory=list)
 
     def make(self, s: Notifications) -> None:
-        """Write everything held, and hold nothing after."""
+        """Write everything held, and hold nothing after. E-mails to send at once go, claimed, to this process's
+        delivery loop when it takes them (send_at_once_by)."""
         for start in range(0, len(self.inbox), FANOUT_BATCH):
             s.inbox.add(self.inbox[start:start + FANOUT_BATCH])
         for start in range(0, len(self.records), RECORDS_BATCH):
             s.deliveries.record(self.records[start:start + RECORDS_BATCH])
+        handover = _HANDOVER
         for start in range(0, len(self.emails), FANOUT_BATCH):
-            s.emails.add(self.emails[start:start + FANOUT_BATCH])
+            mails = self.emails[start:start + FANOUT_BATCH]
+            at_once = [m for m in mails if handover is not None and m["status"] == domain.PENDING]
+            s.emails.add([m for m in mails if handover is None or m["status"] != domain.PENDING])
+            if at_once:
+                owner, until = handover.claim()
+                handover.take(s.emails.add_claimed(at_once, owner, until))
         self.inbox, self.records, self.emails = [], [], []
+
+
+class Handover(Protocol):
+    """A delivery loop in this process that takes e-mails to send at once as they are made (delivery.Dispatcher)."""
+
+    def claim(self) -> tuple[str, datetime]:
+        """Who claims them, and until when."""
+
+    def take(self, docs: list[dict]) -> None:
+        """The claimed e-mails that were new: the loop's to send."""
+
+
+_HANDOVER: Handover | None = None
+
+
+def send_at_once_by(handover: Handover | None) -> None:
+    """Have the e-mails the fan-outs make to send at once stored already claimed by `handover` and given to it,
+    instead of left for a delivery loop to find and claim (two store commands less an e-mail; the worker's
+    delivery loop, beside its consumer). None: back to leaving them to be found."""
+    global _HANDOVER
+    _HANDOVER = handover
 
 
 _BATCH: ContextVar[FanoutWrites | None] = ContextVar("notifications_fanout_writes", default=None)

@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 
-from services.notifications import SERVICE
+from services.notifications import SERVICE, services
 from services.notifications.delivery import Dispatcher
 from services.notifications.handlers import handlers
 from services.notifications.maintenance import keep_retaining
@@ -29,10 +29,12 @@ def main() -> None:
     broker are ready, stopped after them, on the same SIGTERM."""
     worker = spec()
     stop = threading.Event()
+    dispatcher = Dispatcher(database_for(worker.settings), worker.settings)
+    services.send_at_once_by(dispatcher)  # the consumer's e-mails to send at once go straight to it
 
     def deliver() -> None:
         try:
-            Dispatcher(database_for(worker.settings), worker.settings).run(stop)
+            dispatcher.run(stop)
         finally:
             if not stop.is_set():  # it died: stop the whole worker, so the supervisor restarts it
                 log.error("the delivery loop stopped; stopping the worker")

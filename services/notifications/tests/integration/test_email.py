@@ -13,7 +13,10 @@ from datetime import timedelta
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
-from services.notifications.domain import ACCOUNT, DEAD, DELIVERED, SKIPPED, CANCELLED
+import pytest
+
+from services.notifications import services
+from services.notifications.domain import ACCOUNT, DEAD, DELIVERED, PENDING, SKIPPED, CANCELLED
 from services.notifications.repository import EMAILS
 from services.notifications.tests.conftest import (Clock, Mailbox, apply, free_port, outbox_events,
                                                    person_data, status_data, tell)
@@ -171,6 +174,89 @@ def test_two_workers_sending_at_once_send_each_email_once(org, mailbox, dispatch
     records = list(org.db[EMAILS].find({"recipient": org.ids["p1"]}))
     assert sorted(r["event"]["id"] for r in records) == sorted(e.id for e in events)
     assert all([a["outcome"] for a in r["log"]] == ["accepted"] for r in records)
+
+
+@pytest.fixture
+def handed_to(dispatcher):
+    """handed_to(clock=None) -> a delivery loop that takes the e-mails the fan-outs make, as the worker's does."""
+
+    def make(clock=None):
+        loop = dispatcher(clock=clock)
+        services.send_at_once_by(loop)
+        return loop
+
+    yield make
+    services.send_at_once_by(None)
+
+
+def test_an_email_made_beside_a_delivery_loop_is_stored_claimed_by_it_and_sent_without_a_search(
+        org, mailbox, dispatcher, handed_to):
+    clock = Clock()
+    loop = handed_to(clock)
+    idea = org.idea("p1")
+    event = org.move(idea, "under_review")
+    [doc] = org.db[EMAILS].find({"recipient": org.ids["p1"], "event.id": event.id})
+    assert doc["status"] == PENDING and doc["owner"] == loop.owner and doc["attempts"] == 1
+    assert doc["due"] == to_ms(clock() + loop.lease)  # nobody else's until the claim runs out
+    assert dispatcher(clock=clock).search_once() == 0 and mailbox.messages == []  # a search does not find it
+
+    assert loop.dispatch_once() == 1
+    [message] = mailbox.to(address(org, "p1"))
+    [record] = org.db[EMAILS].find({"_id": doc["_id"]})
+    assert record["status"] == DELIVERED and "owner" not in record
+    assert [(a["attempt"], a["outcome"]) for a in record["log"]] == [(1, "accepted")]
+    [delivered] = outbox_events(org.db, EMAILS, record["_id"])
+    assert delivered["data"]["channel"] == "email" and delivered["data"]["source_event"]["id"] == event.id
+    # the same event again: its e-mail is a duplicate, refused, and nothing is handed over twice
+    apply(org.db, event)
+    assert loop.dispatch_once() == 0 and len(mailbox.to(address(org, "p1"))) == 1
+
+
+def test_a_loop_that_stops_gives_back_what_it_was_handed_and_another_sends_it_as_a_first_attempt(
+        org, mailbox, dispatcher, handed_to):
+    loop = handed_to()
+    idea = org.idea("p1")
+    org.move(idea, "under_review")
+    stop = threading.Event()
+    stop.set()
+    loop.run(stop)  # stopped before it sent anything
+    [doc] = org.db[EMAILS].find({"recipient": org.ids["p1"]})
+    assert doc["status"] == PENDING and doc["attempts"] == 0 and "owner" not in doc and mailbox.messages == []
+    services.send_at_once_by(None)
+
+    assert dispatcher().drain() == 1
+    [record] = org.db[EMAILS].find({"_id": doc["_id"]})
+    assert [(a["attempt"], a["outcome"]) for a in record["log"]] == [(1, "accepted")]
+    assert len(mailbox.to(address(org, "p1"))) == 1
+
+
+def test_what_a_dead_loop_was_handed_is_sent_by_another_once_the_claim_runs_out(org, mailbox, dispatcher, handed_to):
+    clock = Clock()
+    handed_to(clock)  # this loop dies before it sends anything: what it was handed is only in the store
+    idea = org.idea("p1")
+    org.move(idea, "under_review")
+    services.send_at_once_by(None)
+    other = dispatcher(clock=clock)
+    assert other.drain() == 0 and mailbox.messages == []  # claimed by the dead loop
+    clock.advance(31)  # past the 30 s claim
+    assert other.drain() == 1
+    [record] = org.db[EMAILS].find({"recipient": org.ids["p1"]})
+    assert record["status"] == DELIVERED
+    assert [(a["attempt"], a["outcome"]) for a in record["log"]] == [(1, "interrupted"), (2, "accepted")]
+    assert len(mailbox.to(address(org, "p1"))) == 1
+
+
+def test_a_handed_email_kept_waiting_for_half_its_claim_is_given_back_to_the_search(
+        org, mailbox, dispatcher, handed_to):
+    clock = Clock()
+    loop = handed_to(clock)
+    idea = org.idea("p1")
+    org.move(idea, "under_review")
+    clock.advance(16)  # half the 30 s claim: another loop's search may take it soon, so it is not sent now
+    assert loop._send_handed(None) == 0 and mailbox.messages == []
+    [doc] = org.db[EMAILS].find({"recipient": org.ids["p1"]})
+    assert doc["attempts"] == 0 and "owner" not in doc
+    assert loop.dispatch_once() == 1 and len(mailbox.to(address(org, "p1"))) == 1
 
 
 def test_one_smtp_connection_serves_pass_after_pass_until_it_has_been_idle(org, mailbox, dispatcher):
