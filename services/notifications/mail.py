@@ -1,6 +1,11 @@
 """E-mail: a notification, or a day's digest of them, rendered from templates/email/ in the recipient's
 language (Hebrew right to left) as a plain-text and an HTML part; and the SMTP connection that sends them
-(host, port, TLS mode and login from the settings). Rendering does no I/O beyond reading the templates."""
+(host, port, TLS mode and login from the settings). Rendering does no I/O beyond reading the templates (once).
+
+Messages are built with the standard library's MIME classes (email.mime, the compat32 policy), which write what
+they are given: four times faster than the header parsing and folding of email.message.EmailMessage (0.5 ms
+against 1.9 ms a message, measured), which was a fifth of the delivery loop's own time. Non-ASCII headers are
+encoded words (RFC 2047), bodies UTF-8 in base64."""
 from __future__ import annotations
 
 import smtplib
@@ -8,9 +13,11 @@ import ssl
 import time
 from dataclasses import dataclass
 from datetime import date
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -27,8 +34,9 @@ DIGEST_MESSAGE = "email.digest"  # how a digest is named where a message key is 
 
 @lru_cache(maxsize=1)
 def _templates() -> Environment:
+    # auto_reload off: the templates ship with the code, and checking their files' times was a stat per e-mail.
     return Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
-                       lstrip_blocks=True, keep_trailing_newline=True,
+                       lstrip_blocks=True, keep_trailing_newline=True, auto_reload=False,
                        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False))
 
 
@@ -70,31 +78,35 @@ def _item(doc: Mapping[str, Any], lang: str, letterhead: Letterhead) -> dict[str
     return {"title": title, "lines": body.splitlines(), "link": letterhead.idea(params.get("idea_id"))}
 
 
+def _header(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
+
+
 def _message(*, subject: str, to: Contact, letterhead: Letterhead, message_id: str, template: str,
-             context: Mapping[str, Any], headers: Mapping[str, str]) -> EmailMessage:
+             context: Mapping[str, Any], headers: Mapping[str, str]) -> Message:
     lang = messages.language(to.lang)
     values = dict(context, lang=lang, dir=messages.direction(lang), subject=subject,
                   greeting=messages.email_text("greeting", lang, name=to.name),
                   why=messages.email_text("why", lang), inbox=letterhead.inbox,
                   open_inbox=messages.email_text("open_inbox", lang), open_idea=messages.email_text("open_idea", lang))
     env = _templates()
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = letterhead.sender
-    message["To"] = Address(display_name=to.name, addr_spec=to.address)
+    message = MIMEMultipart("alternative")
+    message["Subject"] = _header(subject)
+    message["From"] = formataddr(parseaddr(letterhead.sender), charset="utf-8")
+    message["To"] = formataddr((to.name, to.address), charset="utf-8")
     # Stable across retries: a receiver (or a mail filter) can drop a copy resent after a worker died mid-send.
     message["Message-ID"] = f"<{message_id}@{letterhead.domain}>"
     message["Date"] = format_datetime(context["sent_at"])
     message["Auto-Submitted"] = "auto-generated"
+    message["Content-Language"] = lang
     for name, value in headers.items():
         message[name] = value
-    message.set_content(env.get_template(f"{template}.txt").render(values))
-    message.add_alternative(env.get_template(f"{template}.html").render(values), subtype="html")
-    message["Content-Language"] = lang  # after the content: setting it clears Content-* headers
+    message.attach(MIMEText(env.get_template(f"{template}.txt").render(values), "plain", "utf-8"))
+    message.attach(MIMEText(env.get_template(f"{template}.html").render(values), "html", "utf-8"))
     return message
 
 
-def notification_email(doc: Mapping[str, Any], to: Contact, letterhead: Letterhead, *, sent_at) -> EmailMessage:
+def notification_email(doc: Mapping[str, Any], to: Contact, letterhead: Letterhead, *, sent_at) -> Message:
     """One notification (an `emails` document) as an e-mail to `to`, in their language."""
     item = _item(doc, to.lang, letterhead)
     return _message(subject=item["title"], to=to, letterhead=letterhead, message_id=doc["_id"],
@@ -103,7 +115,7 @@ def notification_email(doc: Mapping[str, Any], to: Contact, letterhead: Letterhe
 
 
 def digest_email(digest_id: str, items: Iterable[Mapping[str, Any]], to: Contact, letterhead: Letterhead, *,
-                 sent_at) -> EmailMessage:
+                 sent_at) -> Message:
     """A day's notifications in one e-mail to `to`, oldest first."""
     lang = messages.language(to.lang)
     shown = [_item(doc, lang, letterhead) for doc in items]
@@ -159,7 +171,7 @@ class SmtpMailer:
             connection.login(s.smtp_user, s.smtp_password)
         return connection
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         if self._connection is not None and self.clock() - self._used > CHECK_SECONDS and not self._alive():
             self.close()
         reused = self._connection is not None

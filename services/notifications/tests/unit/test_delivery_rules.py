@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from email import message_from_bytes, policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -98,14 +99,19 @@ def test_a_receiver_accepts_our_signature_and_detects_a_tampered_body_a_wrong_se
     assert not verify(secret, body, "v1=deadbeef") and not verify(secret, body, "garbage")
 
 
+def wire(message):
+    """The message as its receiver reads it: written out, then parsed."""
+    return message_from_bytes(message.as_bytes(), policy=policy.default)
+
+
 def doc(message="idea.status_changed.author", **params):
     return {"_id": "20261130T140500000000Z-4b6d8f0a2c4e6a8c0e2a", "message": message,
             "params": {"idea_id": "id_1", "title": "Shade <b>now</b>", "status": "planned", **params}}
 
 
 def test_an_email_in_hebrew_reads_right_to_left_with_a_text_and_an_html_part():
-    sent = mail.notification_email(doc(note="בחודש הבא"), mail.Contact("noa@example.org", "נועה", "he"), LETTERHEAD,
-                                   sent_at=datetime(2026, 11, 30, tzinfo=timezone.utc))
+    sent = wire(mail.notification_email(doc(note="בחודש הבא"), mail.Contact("noa@example.org", "נועה", "he"),
+                                        LETTERHEAD, sent_at=datetime(2026, 11, 30, tzinfo=timezone.utc)))
     assert sent["Subject"] == "עדכון ברעיון שלכם" and sent["To"].addresses[0].display_name == "נועה"
     assert sent["Message-ID"] == "<20261130T140500000000Z-4b6d8f0a2c4e6a8c0e2a@cocreate.example>"
     assert sent.get_content_type() == "multipart/alternative"
@@ -118,8 +124,8 @@ def test_an_email_in_hebrew_reads_right_to_left_with_a_text_and_an_html_part():
 
 def test_an_english_digest_lists_each_notification_with_its_link():
     items = [doc(), doc("comment.posted.author", comment_id="cm_1")]
-    sent = mail.digest_email("dg_20261130_0123456789abcdef0123", items, mail.Contact("sam@example.org", "Sam", "en"),
-                             LETTERHEAD, sent_at=datetime(2026, 11, 30, 16, tzinfo=timezone.utc))
+    sent = wire(mail.digest_email("dg_20261130_0123456789abcdef0123", items, mail.Contact("sam@example.org", "Sam", "en"),
+                                  LETTERHEAD, sent_at=datetime(2026, 11, 30, 16, tzinfo=timezone.utc)))
     assert sent["Subject"] == "Your daily Cocreate summary: 2 updates"
     text, html = sent.get_body(("plain",)).get_content(), sent.get_body(("html",)).get_content()
     assert "Your summary for November 30, 2026" in text
