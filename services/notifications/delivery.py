@@ -78,17 +78,18 @@ class Dispatcher:
         self.lease = timedelta(seconds=settings.delivery_lease_seconds)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self._formed: str | None = None  # the last day whose digests are known to be formed
-        self._handed: queue.SimpleQueue[dict] = queue.SimpleQueue()  # e-mails taken, claimed, to send now
+        # E-mails taken, claimed, to send now, each with its recipient's contact if the fan-out had it.
+        self._handed: queue.SimpleQueue[tuple[dict, Mapping[str, Any] | None]] = queue.SimpleQueue()
         self._wake = threading.Event()  # set when some are taken
 
     # --- e-mails handed over as they are made (services.Handover) ----------------------------------------
     def claim(self) -> tuple[str, datetime]:
         return self.owner, self.clock() + self.lease
 
-    def take(self, docs: list[dict]) -> None:
-        for doc in docs:
-            self._handed.put(doc)
-        if docs:
+    def take(self, mails: list[tuple[dict, Mapping[str, Any] | None]]) -> None:
+        for mail_and_contact in mails:
+            self._handed.put(mail_and_contact)
+        if mails:
             self._wake.set()
 
     # --- the loop ---------------------------------------------------------------------------------------
@@ -131,20 +132,20 @@ class Dispatcher:
         settled = 0
         while stop is None or not stop.is_set():
             try:
-                doc = self._handed.get_nowait()
+                doc, contact = self._handed.get_nowait()
             except queue.Empty:
                 break
             if self.clock() >= doc["due"] - self.lease / 2:  # waited half its claim: a search may take it soon
                 self.emails.give_back(doc, self.owner, self.clock())
                 continue
-            settled += self._attempt_email(doc)
+            settled += self._attempt_email(doc, contact)
         return settled
 
     def _give_back_handed(self) -> None:
         """Stopping: what was handed over and not sent is due at once for whichever loop searches next."""
         try:
             while True:
-                self.emails.give_back(self._handed.get_nowait(), self.owner, self.clock())
+                self.emails.give_back(self._handed.get_nowait()[0], self.owner, self.clock())
         except queue.Empty:
             pass
         except PyMongoError:
@@ -231,8 +232,9 @@ class Dispatcher:
             return 0
         return self._attempt_email(doc)
 
-    def _attempt_email(self, doc: dict) -> int:
-        """The attempt of a claimed e-mail; returns 1 (settled, whatever the outcome)."""
+    def _attempt_email(self, doc: dict, contact: Mapping[str, Any] | None = None) -> int:
+        """The attempt of a claimed e-mail, to `contact` if given (as read moments ago), else as looked up now;
+        returns 1 (settled, whatever the outcome)."""
 
         def failed(attempt: int, reason: str, final: bool) -> Event:
             return _failed_event(doc, EMAIL, doc["_id"], doc["recipient"], doc["category"], doc["message"],
@@ -240,8 +242,9 @@ class Dispatcher:
 
         if self._out_of_attempts(self.emails, doc, failed):
             return 1
-        contact = self.people.contact(doc["recipient"])
         if contact is None:
+            contact = self.people.contact(doc["recipient"])
+        if contact is None or not contact.get("email"):
             self._settle_without_attempt(self.emails, doc, SKIPPED, "no e-mail address, or no longer reachable")
             return 1
         message = mail.notification_email(doc, _contact(contact), self.letterhead, sent_at=self.clock())

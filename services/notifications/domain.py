@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Any, Iterable, Iterator, Mapping
@@ -157,6 +157,9 @@ class Profile:
     active: bool = True
     erased: bool = False
     version: int = 0
+    # Address, name and language as the directory last told, read with the person's own profile (audiences'
+    # copies leave it out): e-mails to send at once are handed over with it, with no lookup of their own.
+    contact: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def reachable(self) -> bool:

@@ -11,7 +11,8 @@
   group holding member ids and a copy of the profile of each member whose profile is not the default: a
   fan-out to 10,000 followers reads 64 small documents, with no lookup per follower.
 - `recipients`: each person's delivery profile (preferences chosen through the API, reachable from the
-  directory's events), its version, and the audiences the person is in (whose copies a change refreshes).
+  directory's events), its version, the audiences the person is in (whose copies a change refreshes), and a
+  copy of their e-mail contact (address, name, language), which erasure removes with the rest.
 - `people` and `ideas`: what the service keeps of the directory's people and the ideas (read models).
 - `emails`: one document per notification to e-mail (its `_id` is the notification's, for the e-mail channel),
   either `pending` (sent at once) or `held` for the person's daily digest, and one document per person and
@@ -191,7 +192,7 @@ def profile_of(doc: Mapping[str, Any] | None) -> Profile:
     if not doc:
         return Profile()
     return Profile(prefs=doc.get("prefs"), active=doc.get("active", True), erased=doc.get("erased", False),
-                   version=doc.get("v", 0))
+                   version=doc.get("v", 0), contact=doc.get("contact"))
 
 
 class Audiences:
@@ -256,6 +257,11 @@ class Recipients:
 
     def leave(self, person_id: str, audience: str) -> None:
         self.collection.update_one({"_id": person_id}, {"$pullAll": {"audiences": [audience]}})
+
+    def set_contact(self, person_id: str, contact: Mapping[str, Any]) -> None:
+        """A copy of the person's address, name and language (the newest the directory told; `people` keeps the
+        original), read with the profile when a fan-out reaches them by name."""
+        self.collection.update_one({"_id": person_id}, {"$set": {"contact": dict(contact)}}, upsert=True)
 
 
 # --- read models of other services' data ---------------------------------------------------------------

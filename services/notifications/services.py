@@ -80,7 +80,7 @@ def notify(s: Notifications, event: Event) -> None:
     told = rules.actors(event)  # nobody is told of what they did; each person once per event
     if any(reach.rule.not_staff for reach in reaches):
         told |= {person_id for person_id, _ in s.audiences.members(domain.staff_of(event.data.get("branch_id")))}
-    docs, mails = [], []
+    docs, mails, contacts = [], [], {}
     for reach in reaches:
         for person_id, profile in _reached(s, reach.who):
             if person_id in told:
@@ -93,6 +93,8 @@ def notify(s: Notifications, event: Event) -> None:
             mode = domain.email_mode(profile.prefs, reach.rule.category)
             if mode:
                 mails.append(_email(event, at, person_id, reach, mode))
+                if profile.contact:
+                    contacts[mails[-1]["_id"]] = profile.contact
     batched = _BATCH.get()
     writes = batched if batched is not None else FanoutWrites()
     # Batches in id order: applied again, the event forms the same batches, so their records are duplicates.
@@ -103,6 +105,7 @@ def notify(s: Notifications, event: Event) -> None:
         record, delivered = _delivery(event, INAPP, number, batch)
         writes.records.append((record, [delivered]))
     writes.emails += mails
+    writes.contacts.update(contacts)
     if batched is None:
         writes.make(s)
 
@@ -117,6 +120,7 @@ class FanoutWrites:
     inbox: list[dict] = field(default_factory=list)
     records: list[tuple[dict, list[Event]]] = field(default_factory=list)
     emails: list[dict] = field(default_factory=list)
+    contacts: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # e-mail id -> the contact read with it
 
     def make(self, s: Notifications) -> None:
         """Write everything held, and hold nothing after. E-mails to send at once go, claimed, to this process's
@@ -132,8 +136,9 @@ class FanoutWrites:
             s.emails.add([m for m in mails if handover is None or m["status"] != domain.PENDING])
             if at_once:
                 owner, until = handover.claim()
-                handover.take(s.emails.add_claimed(at_once, owner, until))
-        self.inbox, self.records, self.emails = [], [], []
+                handover.take([(doc, self.contacts.get(doc["_id"]))
+                               for doc in s.emails.add_claimed(at_once, owner, until)])
+        self.inbox, self.records, self.emails, self.contacts = [], [], [], {}
 
 
 class Handover(Protocol):
@@ -142,8 +147,9 @@ class Handover(Protocol):
     def claim(self) -> tuple[str, datetime]:
         """Who claims them, and until when."""
 
-    def take(self, docs: list[dict]) -> None:
-        """The claimed e-mails that were new: the loop's to send."""
+    def take(self, mails: list[tuple[dict, Mapping[str, Any] | None]]) -> None:
+        """The claimed e-mails that were new, each with its recipient's contact when the fan-out read it: the
+        loop's to send."""
 
 
 _HANDOVER: Handover | None = None
@@ -151,8 +157,9 @@ _HANDOVER: Handover | None = None
 
 def send_at_once_by(handover: Handover | None) -> None:
     """Have the e-mails the fan-outs make to send at once stored already claimed by `handover` and given to it,
-    instead of left for a delivery loop to find and claim (two store commands less an e-mail; the worker's
-    delivery loop, beside its consumer). None: back to leaving them to be found."""
+    with the contact read with the recipient's profile, instead of left for a delivery loop to find, claim and
+    look up (three store commands less an e-mail; the worker's delivery loop, beside its consumer). None: back
+    to leaving them to be found."""
     global _HANDOVER
     _HANDOVER = handover
 
@@ -302,6 +309,9 @@ def learn_person(s: Notifications, event: Event) -> None:
         **{name: data.get(name) for name in PERSON_FIELDS}, "name": data.get("display_name", "")}
     if not s.people.learn(person_id, fields, event.time):
         return  # we know a newer state already, or the person was erased
+    if not deactivated:
+        s.recipients.set_contact(person_id, {"email": fields.get("email"), "name": fields["name"],
+                                             "lang": fields.get("lang")})
     if s.recipients.get(person_id).active != fields["active"]:
         change_profile(s, person_id, active=fields["active"])
     if deactivated:
@@ -343,7 +353,7 @@ def forget_person(s: Notifications, person_id: str, as_of: str) -> None:
     """person.erased: their inbox, delivery records, preferences, memberships and contact data go; a
     tombstone keeps later events from bringing any of it back."""
     write_batched(s)
-    _, audiences = s.recipients.change(person_id, prefs=None, active=False, erased=True)
+    _, audiences = s.recipients.change(person_id, prefs=None, active=False, erased=True, contact=None)
     for audience in audiences:
         leave(s, audience, person_id)
     s.inbox.forget(person_id)

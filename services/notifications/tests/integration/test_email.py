@@ -200,6 +200,8 @@ def test_an_email_made_beside_a_delivery_loop_is_stored_claimed_by_it_and_sent_w
     assert doc["due"] == to_ms(clock() + loop.lease)  # nobody else's until the claim runs out
     assert dispatcher(clock=clock).search_once() == 0 and mailbox.messages == []  # a search does not find it
 
+    # the author's address came with their profile, read by the fan-out: sending looks nothing up
+    loop.people.contact = lambda person_id: pytest.fail(f"looked up the contact of {person_id}")
     assert loop.dispatch_once() == 1
     [message] = mailbox.to(address(org, "p1"))
     [record] = org.db[EMAILS].find({"_id": doc["_id"]})
@@ -210,6 +212,17 @@ def test_an_email_made_beside_a_delivery_loop_is_stored_claimed_by_it_and_sent_w
     # the same event again: its e-mail is a duplicate, refused, and nothing is handed over twice
     apply(org.db, event)
     assert loop.dispatch_once() == 0 and len(mailbox.to(address(org, "p1"))) == 1
+
+
+def test_a_handed_email_goes_to_the_address_the_directory_told_last(org, mailbox, handed_to):
+    loop = handed_to()
+    idea = org.idea("p1")
+    p1 = org.ids["p1"]
+    tell(org.db, "cocreate.person.updated.v1", p1, person_data(p1, lang="en", email=f"new.{p1}@example.org"))
+    org.move(idea, "under_review")
+    assert loop.dispatch_once() == 1
+    [message] = mailbox.to(f"new.{p1}@example.org")
+    assert message["Subject"] == "News about your idea" and mailbox.to(address(org, "p1")) == []
 
 
 def test_a_loop_that_stops_gives_back_what_it_was_handed_and_another_sends_it_as_a_first_attempt(

@@ -204,6 +204,7 @@ def test_erasure_deletes_the_inbox_preferences_contact_data_and_delivery_records
     assert org.db[DELIVERIES].count_documents({"recipients": org.ids["p3"]}) == 1  # others' records stay
     assert set(org.db[PEOPLE].find_one({"_id": p2})) == {"_id", "erased", "as_of"}  # a tombstone, no contact data
     assert org.db[RECIPIENTS].find_one({"_id": p2})["prefs"] is None
+    assert org.db[RECIPIENTS].find_one({"_id": p2})["contact"] is None  # nor its copy of the address
     assert org.api.ok("GET", "/preferences", org.tokens["p2"])["categories"]["my_ideas"]["email"] is True
     # later events, even a late follow or an old profile, bring nothing back and tell them nothing
     org.follow(idea, "p2")
