@@ -5,6 +5,9 @@ aggregate's own document: the write that changes the aggregate pushes its events
 sets `_outbox_pending` in the same single-document operation. The relay (in the service's worker) finds
 pending documents, publishes their events (acks=all), then removes exactly the entries it published.
 A relay that dies between publishing and removing publishes again: consumers drop the duplicate.
+
+The relay looks at each collection at its own pace (see Relay); code of the same process that has just written
+events can have it look at once (`written`), instead of at its next look.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 
@@ -36,6 +40,17 @@ QUIET_SECONDS = 1.0
 # Statements per update command. FerretDB 1.24 holds one PostgreSQL connection per statement until the
 # command ends (its pool has 50): one command of 50 statements, or a few big ones at once, hang the store.
 MARK_STATEMENTS = 5
+
+
+# The relays running in this process (the worker's), which `written` wakes.
+_RUNNING: "weakref.WeakSet[Relay]" = weakref.WeakSet()
+
+
+def written(collection: str) -> None:
+    """Events were just stored in `collection`'s outbox by this process: its running relay (if any) looks at it
+    now (or a quarter of its poll interval after its last look) rather than at its next look."""
+    for relay in list(_RUNNING):
+        relay.wake(collection)
 
 
 def outbox_indexes(collections: Iterable[str]) -> list[Index]:
@@ -88,6 +103,8 @@ class Relay:
         started = clock()
         self._found_at = dict.fromkeys(self.collections, started)  # when each last had events
         self._look_at = dict.fromkeys(self.collections, started)  # when each is to be looked at next
+        self._looked_at = dict.fromkeys(self.collections, started - poll_seconds)  # when each was last looked at
+        self._woken = threading.Event()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self._lease_until = 0.0
         self._last_backlog = 0.0
@@ -120,7 +137,7 @@ class Relay:
             collection = self.db[name]
             docs = list(collection.find({PENDING: True}, {ENTRIES: 1}).limit(self.batch))
             metrics.OUTBOX_LOOKS.labels(self.service, name).inc()
-            self._looked(name, found=bool(docs))
+            self._looked(name, found=len(docs))
             if not docs:
                 continue
             sends = []
@@ -144,18 +161,32 @@ class Relay:
             published += self._mark_sent(collection, docs, done)
         return published
 
-    def _looked(self, name: str, found: bool) -> None:
+    def _looked(self, name: str, found: int) -> None:
+        """When to look at a collection next, given how many documents with events this look found: at once after
+        a full batch (there are more); after the poll interval when it has had events in the last QUIET_SECONDS;
+        else every quarter of its quiet time, up to the idle interval."""
         now = self.clock()
+        self._looked_at[name] = now
         if found:
-            self._found_at[name] = self._look_at[name] = now  # there may be more at once
+            self._found_at[name] = now
+            self._look_at[name] = now if found >= self.batch else now + self.poll_seconds
             return
         quiet = now - self._found_at[name]
         self._look_at[name] = now + (self.poll_seconds if quiet < QUIET_SECONDS
                                      else min(self.idle_poll_seconds, max(self.poll_seconds, quiet / 4)))
 
+    def wake(self, name: str) -> None:
+        """Events were just written to `name`'s outbox: look at it now, or a quarter of the poll interval after
+        its last look (writes in quick succession are taken together)."""
+        if name not in self._look_at:
+            return
+        soonest = max(self.clock(), self._looked_at[name] + self.poll_seconds / 4)
+        self._look_at[name] = min(self._look_at[name], soonest)
+        self._woken.set()
+
     def _next_look_in(self) -> float:
-        """Seconds until a collection is to be looked at, at least the poll interval."""
-        return max(self.poll_seconds, min(self._look_at.values()) - self.clock())
+        """Seconds until a collection is to be looked at (0: one is due now)."""
+        return max(0.0, min(self._look_at.values()) - self.clock())
 
     def _mark_sent(self, collection, docs: list[Mapping[str, Any]], done: dict[Any, list[dict[str, Any]]]) -> int:
         """Remove what was published; returns how many events that was. Writers only append, so a document
@@ -192,18 +223,23 @@ class Relay:
 
     def run(self, stop: threading.Event) -> None:
         log.info("outbox relay started", extra={"collections": self.collections})
-        while not stop.is_set():
-            try:
-                if not self.holds_lease():
-                    stop.wait(self.lease_seconds / 2)
-                    continue
-                published = self.relay_once(due_only=True)
-                if time.time() - self._last_backlog > 5:
-                    metrics.OUTBOX_BACKLOG.labels(self.service).set(self.backlog())
-                    self._last_backlog = time.time()
-                if not published:
-                    stop.wait(self._next_look_in())
-            except PyMongoError:
-                log.exception("outbox relay: store unavailable; retrying")
-                stop.wait(1.0)
+        _RUNNING.add(self)
+        try:
+            while not stop.is_set():
+                try:
+                    if not self.holds_lease():
+                        stop.wait(self.lease_seconds / 2)
+                        continue
+                    self._woken.clear()  # before looking: a wake meanwhile cuts the wait after it short
+                    self.relay_once(due_only=True)
+                    if time.time() - self._last_backlog > 5:
+                        metrics.OUTBOX_BACKLOG.labels(self.service).set(self.backlog())
+                        self._last_backlog = time.time()
+                    # Woken by `written`, or at the next look; a stop is noticed within the idle interval.
+                    self._woken.wait(min(self._next_look_in(), self.idle_poll_seconds))
+                except PyMongoError:
+                    log.exception("outbox relay: store unavailable; retrying")
+                    stop.wait(1.0)
+        finally:
+            _RUNNING.discard(self)
         log.info("outbox relay stopped")

@@ -15,8 +15,9 @@ from pymongo.database import Database
 
 from services.notifications import SERVICE, domain, messages, rules
 from services.notifications.domain import DAILY, DEFAULT_PROFILE, EMAIL, INAPP, STAFF_PREFIX, WEBHOOK, Profile
-from services.notifications.repository import (UNREAD_CAP, Audiences, Deliveries, Emails, Ideas, Inbox, People,
-                                               Recipients, WebhookDeliveries, Webhooks, branch_names)
+from services.notifications.repository import (DELIVERIES, UNREAD_CAP, Audiences, Deliveries, Emails, Ideas, Inbox,
+                                               People, Recipients, WebhookDeliveries, Webhooks, branch_names)
+from shared import outbox
 from shared.auth import ORG_ADMIN, STAFF_ROLES, Actor, Forbidden, Principal, require_signed_in
 from shared.errors import N_, Conflict, NotFound
 from shared.events import Event, new_event
@@ -129,6 +130,8 @@ class FanoutWrites:
             s.inbox.add(self.inbox[start:start + FANOUT_BATCH])
         for start in range(0, len(self.records), RECORDS_BATCH):
             s.deliveries.record(self.records[start:start + RECORDS_BATCH])
+        if self.records:
+            outbox.written(DELIVERIES)  # their delivered events go out now, not at the relay's next look
         handover = _HANDOVER
         for start in range(0, len(self.emails), FANOUT_BATCH):
             mails = self.emails[start:start + FANOUT_BATCH]

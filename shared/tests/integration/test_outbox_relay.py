@@ -1,17 +1,19 @@
 """The outbox against the real store and broker: atomic with the change, published, marked, re-published
 after a crash between publishing and marking."""
 import json
+import threading
+import time
 
 import pytest
 from prometheus_client import REGISTRY
 
-from conftest import poll_until
+from conftest import poll_until, wait_for
 from services.directory import services
 from services.directory.services import Directory
 from shared.auth import ORG_ADMIN, Actor, Principal
 from shared.errors import Conflict
 from shared.mongo import apply_indexes, database_for
-from shared.outbox import PENDING, Relay
+from shared.outbox import PENDING, Relay, written
 
 from services.directory.repository import INDEXES, OUTBOX_COLLECTIONS
 
@@ -138,12 +140,51 @@ def test_a_quiet_collection_is_looked_at_less_often_and_one_with_events_at_every
     assert relay.relay_once(due_only=True) == 0 and looked(branches) == 3  # waits for its turn...
     clock.at = 2.5
     assert relay.relay_once(due_only=True) == 1  # ...and goes out then (the others were due too)
-    assert relay.relay_once(due_only=True) == 0 and looked(branches) == 5  # found some: looked at again at once
+    assert relay.relay_once(due_only=True) == 0 and looked(branches) == 4  # fewer than a batch: again in 50 ms
     assert all(looked(name) == 4 for name in others)  # the quiet ones: in half a second
     clock.at = 2.56
     relay.relay_once(due_only=True)
-    assert looked(branches) == 6 and all(looked(name) == 4 for name in others)  # events a moment ago: every 50 ms
+    assert looked(branches) == 5 and all(looked(name) == 4 for name in others)  # events a moment ago: every 50 ms
     assert relay.relay_once() == 0 and all(looked(name) == 5 for name in others)  # not due_only: every one
+
+    clock.at = 10.0  # quiet for a while: the next look is half a second away...
+    relay.relay_once(due_only=True)
+    assert relay._next_look_in() == pytest.approx(0.5)
+    relay.wake(branches)  # ...unless events were just written: then a quarter of the poll interval after the last
+    assert relay._next_look_in() == pytest.approx(0.0125)
+
+
+def test_a_full_batch_is_followed_by_another_look_at_once(directory_db, producer):
+    clock = Seconds()
+    relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory", batch=2, clock=clock)
+    relay.relay_once()  # what earlier tests left
+    for n in range(3):
+        services.create_branch(Directory.of(directory_db), ADMIN, code=f"FULL-{n}", name=NAME)
+    clock.at += 1
+    assert relay.relay_once(due_only=True) == 2 and relay._next_look_in() == 0  # a full batch: there may be more
+    assert relay.relay_once(due_only=True) == 1 and relay._next_look_in() > 0
+
+
+def test_a_running_relay_publishes_at_once_what_its_process_says_it_has_written(directory_db, producer):
+    relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory", poll_seconds=0.05,
+                  idle_poll_seconds=30.0)
+    relay.relay_once()
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.3)  # waiting for its next look...
+        for name in OUTBOX_COLLECTIONS:
+            relay._look_at[name] = relay.clock() + 30  # ...which is, say, 30 s away (a collection quiet for long)
+        services.create_branch(Directory.of(directory_db), ADMIN, code="WAKE-1", name=NAME)
+        written(OUTBOX_COLLECTIONS[0])
+        started = time.monotonic()
+        wait_for(lambda: directory_db.branches.count_documents({PENDING: True}) == 0, timeout=5, every=0.01)
+        assert time.monotonic() - started < 1.0  # not the 30 s it would have waited
+    finally:
+        stop.set()
+        relay._woken.set()
+        thread.join(5)
 
 
 class Seconds:
