@@ -58,6 +58,7 @@ SECONDS = 20
 WARM_SECONDS = 2  # changes sent at the rate before the measured ones: steady, not the first after a quiet spell
 POLL_SECONDS = 0.05
 GIVE_UP_SECONDS = 15.0
+WINDOW_SECONDS = 2  # the stretches whose p99 the result lists, to tell a hiccup from falling behind
 DELIVERED = "cocreate.notification.delivered.v1"
 DELIVERED_TOPIC = registry.topic_of(DELIVERED)
 
@@ -168,6 +169,7 @@ def end_to_end(rate: int = RATE, seconds: int = SECONDS) -> dict:
             time.sleep(3)
 
             latencies: list[float] = []
+            timeline: list[tuple[float, float]] = []  # (request started, latency), to see when the slow ones came
             requests: list[float] = []
             failures: list[str] = []
             pending: dict[str, tuple[int, float]] = {}  # author id -> (author's number, request started)
@@ -180,6 +182,7 @@ def end_to_end(rate: int = RATE, seconds: int = SECONDS) -> dict:
                     if n >= warm:
                         with lock:
                             latencies.append(time.time() - started)
+                            timeline.append((started, latencies[-1]))
                 else:
                     with lock:
                         failures.append(f"in the store, not through the API: {code}")
@@ -256,6 +259,7 @@ def end_to_end(rate: int = RATE, seconds: int = SECONDS) -> dict:
             "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
             "status_request_p50_ms": ms(requests, 50), "status_request_p99_ms": ms(requests, 99),
             "emails_sent_meanwhile": emails_sent,
+            "p99_ms_by_window": _by_window(timeline, began),
             "poll_interval_ms": POLL_SECONDS * 1000, "machine_cores_busy": cores["machine"],
             "warm_up_changes": warm,
             "cpu_ms_per_change": {group: round(busy * elapsed * 1000 / total, 1) for group, busy in cores.items()
@@ -263,6 +267,15 @@ def end_to_end(rate: int = RATE, seconds: int = SECONDS) -> dict:
             "processes": "ideas gunicorn, ideas worker (relay), notifications worker (consumer, delivery loop), "
                          "notifications gunicorn, this load generator (with the watcher and the SMTP server)",
             "target": "p99 <= 500 ms at 50 changes/s"}
+
+
+def _by_window(timeline: list[tuple[float, float]], began: float, seconds: int = WINDOW_SECONDS) -> list[float]:
+    """The p99 of the changes made in each stretch of `seconds`, in order: a slow stretch that passes is a
+    hiccup; p99s that keep rising are a rate the machine does not keep up with."""
+    windows: dict[int, list[float]] = {}
+    for started, latency in timeline:
+        windows.setdefault(int((started - began) // seconds), []).append(latency)
+    return [round(percentile(values, 99) * 1000) for _, values in sorted(windows.items())]
 
 
 # --- (c) the consumer's cost of a status change, in one process -------------------------------------------
