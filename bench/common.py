@@ -105,6 +105,18 @@ def bench_db(label: str) -> str:
     return f"bench_{label}_{RUN}"
 
 
+def drop_database(name: str) -> None:
+    """Drop one database of this run now, not at the end: what the store would still do for it (PostgreSQL's
+    autovacuum of the rows it wrote) does not then land in the next measurement."""
+    from pymongo import MongoClient
+
+    client = MongoClient(MONGO, serverSelectionTimeoutMS=3000)
+    try:
+        client.drop_database(name)
+    finally:
+        client.close()
+
+
 def result_of_this_run(name: str) -> dict | None:
     """bench/results/<name>.json if this process wrote it (an earlier benchmark of the same `bench.run`)."""
     path = RESULTS / f"{name}.json"

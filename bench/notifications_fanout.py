@@ -7,7 +7,7 @@
     out here: (b) has it.
 (b) From the HTTP request that changes an idea's status (the ideas service under gunicorn) to the author's
     inbox showing it through the notifications API (gunicorn), at a steady 50 changes a second (measured after
-    2 s of changes at that rate, not from a quiet start): the ideas
+    2 s of changes at that rate, not from a quiet start; three runs, the median one reported): the ideas
     worker (outbox relay) and the notifications worker (consumer) run as processes of their own, as in
     production, with Kafka between them (target p99 <= 500 ms). The authors are on file with an e-mail
     address, so each change also sends them an e-mail at once (to an SMTP server in the bench), as the default
@@ -32,7 +32,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 from bench.common import (KAFKA, MONGO, bench_db, bench_settings, children_of, cores_busy, cpu_by_group,
-                          machine_busy_seconds, own_namespace, percentile, write)
+                          drop_database, machine_busy_seconds, own_namespace, percentile, write)
 from bench.http import Gunicorn, call
 from bench.ideas_browse import Keys, ideas_server, seed_branches, branch_of
 from bench.notifications_delivery import Mailbox
@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLLOWERS = 10_000
 FANOUT_RUNS = 1  # the 10,000 follows it needs first take minutes on the shared machine
 RATE = 50  # status changes per second
+TARGET_RUNS = 3  # runs at RATE: their p99s vary by some 30% on the shared 2-core machine; the median one is reported
 LOWER_RATES = (10, 20, 30)  # the same measure at rates the 2-core machine may sustain, lowest first
 SECONDS = 20
 WARM_SECONDS = 2  # changes sent at the rate before the measured ones: steady, not the first after a quiet spell
@@ -100,6 +101,7 @@ def fanout(followers: int = FOLLOWERS, runs: int = FANOUT_RUNS) -> dict:
                          "all_readable_s": round(readable, 2),
                          "machine_cores_busy": round((machine_busy_seconds() - busy) / readable, 2)})
         print(f"  fan-out run {run + 1}: {measured[-1]}", flush=True)
+    drop_database(db.name)
     return {"followers": followers, "runs": measured, "worst_all_readable_s": max(m["all_readable_s"] for m in measured),
             "target": "all 10,000 inbox entries readable <= 5 s after handling starts"}
 
@@ -126,9 +128,9 @@ def watcher_consumer():
     return consumer_at_end(bench_settings("notifications"), "bench-watch", [DELIVERED_TOPIC])
 
 
-def end_to_end(rate: int = RATE, seconds: int = SECONDS) -> dict:
+def end_to_end(rate: int = RATE, seconds: int = SECONDS, run: int = 0) -> dict:
     keys = Keys()
-    ideas_name, notifications_name = bench_db(f"nf_ideas{rate}"), bench_db(f"nf_notifications{rate}")
+    ideas_name, notifications_name = bench_db(f"nf_ideas{rate}_{run}"), bench_db(f"nf_notifications{rate}_{run}")
     ideas_db = database_for(bench_settings("ideas", mongo_db=ideas_name))
     notifications_db = database_for(bench_settings("notifications", mongo_db=notifications_name))
     seed_branches(ideas_db, count=1)
@@ -252,6 +254,8 @@ def end_to_end(rate: int = RATE, seconds: int = SECONDS) -> dict:
                 proc.wait(40)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        drop_database(ideas_name)
+        drop_database(notifications_name)
     ms = lambda values, p: round(percentile(values, p) * 1000, 1)  # noqa: E731
     return {"target_rate_per_s": rate, "achieved_rate_per_s": round(sent_rate, 1), "changes": count,
             "seen": len(latencies), "failed": len(failures), "failures": sorted(set(failures))[:5],
@@ -322,6 +326,7 @@ def consumer_cost(changes: int = CONSUMER_CHANGES) -> dict:
             "wall_ms_per_change": round(elapsed * 1000 / changes, 2)}
         print(f"  (c) {per_poll} a poll: {results[f'{per_poll}_per_poll']}", flush=True)
     producer.close()
+    drop_database(db.name)
     return {"changes": changes, **results, "note": "in one process, one poll after another, without the broker"}
 
 
@@ -335,9 +340,13 @@ def main() -> dict:
         print(f"  (b) HTTP status change to the inbox at {rate}/s: what this machine sustains", flush=True)
         lower[f"status_change_to_inbox_at_{rate}_per_s"] = end_to_end(rate=rate)
         print(f"      {summary(lower[f'status_change_to_inbox_at_{rate}_per_s'])}", flush=True)
-    print(f"  (b) at {RATE}/s", flush=True)
-    b = end_to_end()
-    print(f"      {summary(b)}", flush=True)
+    runs = []
+    for n in range(TARGET_RUNS):
+        print(f"  (b) at {RATE}/s, run {n + 1} of {TARGET_RUNS}", flush=True)
+        runs.append(end_to_end(run=n))
+        print(f"      {summary(runs[-1])}", flush=True)
+    b = sorted(runs, key=lambda run: run["p99_ms"])[len(runs) // 2]  # the median run, with each run's p99 beside
+    b["p99_ms_of_each_run"] = [run["p99_ms"] for run in runs]
     return write("notifications_fanout", {"fanout_10000_followers": a, "status_change_to_inbox": b, **lower,
                                           "consumer_in_one_process": c, "load_average_at_end": os.getloadavg()[0]})
 
