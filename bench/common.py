@@ -106,8 +106,8 @@ def bench_db(label: str) -> str:
 
 
 def drop_database(name: str) -> None:
-    """Drop one database of this run now, not at the end: what the store would still do for it (PostgreSQL's
-    autovacuum of the rows it wrote) does not then land in the next measurement."""
+    """Drop one database of this run now, not at the end: the next measurement runs on a store holding only its
+    own data."""
     from pymongo import MongoClient
 
     client = MongoClient(MONGO, serverSelectionTimeoutMS=3000)

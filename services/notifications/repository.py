@@ -258,10 +258,13 @@ class Recipients:
     def leave(self, person_id: str, audience: str) -> None:
         self.collection.update_one({"_id": person_id}, {"$pullAll": {"audiences": [audience]}})
 
-    def set_contact(self, person_id: str, contact: Mapping[str, Any]) -> None:
-        """A copy of the person's address, name and language (the newest the directory told; `people` keeps the
-        original), read with the profile when a fan-out reaches them by name."""
-        self.collection.update_one({"_id": person_id}, {"$set": {"contact": dict(contact)}}, upsert=True)
+    def set_contact(self, person_id: str, contact: Mapping[str, Any]) -> tuple[Profile, list[str]]:
+        """Keep a copy of the person's address, name and language (the newest the directory told; `people` keeps
+        the original), read with the profile when a fan-out reaches them by name; returns the profile and the
+        person's audiences as they are now. The profile's version is not bumped: audiences' copies leave it out."""
+        doc = self.collection.find_one_and_update({"_id": person_id}, {"$set": {"contact": dict(contact)}},
+                                                  upsert=True, return_document=ReturnDocument.AFTER)
+        return profile_of(doc), list(doc.get("audiences", []))
 
 
 # --- read models of other services' data ---------------------------------------------------------------

@@ -135,8 +135,11 @@ class FanoutWrites:
         handover = _HANDOVER
         for start in range(0, len(self.emails), FANOUT_BATCH):
             mails = self.emails[start:start + FANOUT_BATCH]
-            at_once = [m for m in mails if handover is not None and m["status"] == domain.PENDING]
-            s.emails.add([m for m in mails if handover is None or m["status"] != domain.PENDING])
+            if handover is None:
+                s.emails.add(mails)
+                continue
+            s.emails.add([m for m in mails if m["status"] != domain.PENDING])  # held for a digest
+            at_once = [m for m in mails if m["status"] == domain.PENDING]
             if at_once:
                 owner, until = handover.claim()
                 handover.take([(doc, self.contacts.get(doc["_id"]))
@@ -312,18 +315,18 @@ def learn_person(s: Notifications, event: Event) -> None:
         **{name: data.get(name) for name in PERSON_FIELDS}, "name": data.get("display_name", "")}
     if not s.people.learn(person_id, fields, event.time):
         return  # we know a newer state already, or the person was erased
-    if not deactivated:
-        s.recipients.set_contact(person_id, {"email": fields.get("email"), "name": fields["name"],
-                                             "lang": fields.get("lang")})
-    if s.recipients.get(person_id).active != fields["active"]:
-        change_profile(s, person_id, active=fields["active"])
+    # One write or read of the person's delivery record gives their profile and audiences for what follows.
+    profile, audiences = s.recipients.get_with_audiences(person_id) if deactivated else s.recipients.set_contact(
+        person_id, {"email": fields.get("email"), "name": fields["name"], "lang": fields.get("lang")})
+    if profile.active != fields["active"]:
+        change_profile(s, person_id, active=fields["active"])  # the audiences stay as they are
     if deactivated:
         return
     wanted = {domain.staff_of(branch) for branch, roles in (data.get("branch_roles") or {}).items()
               if set(roles) & set(STAFF_ROLES)}
     if ORG_ADMIN in (data.get("org_roles") or ()):
         wanted.add(domain.staff_of(None))
-    current = {a for a in s.recipients.get_with_audiences(person_id)[1] if a.startswith(STAFF_PREFIX)}
+    current = {a for a in audiences if a.startswith(STAFF_PREFIX)}
     for audience in sorted(wanted - current):
         join(s, audience, person_id)
     for audience in sorted(current - wanted):
