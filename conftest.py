@@ -82,6 +82,8 @@ def make_settings(infra, keys):
             jwt_public_key_file=str(keys["public"]),
             jwt_private_key_file=str(keys["private"]),
             outbox_poll_seconds=0.02,
+            # The tests read a write's events in its document's outbox; those of publishing at once ask for it.
+            outbox_publish_at_once="none",
             consumer_backoff_seconds=0.01,
         )
         values.update(overrides)
@@ -107,6 +109,16 @@ def pytest_sessionfinish(session, exitstatus):
             pass
         finally:
             client.close()
+
+
+@pytest.fixture(autouse=True)
+def _relay_only_after_each_test():
+    """An app made with the default settings has this process publish its writes' events at once (a process-wide
+    choice, shared/outbox.py); the tests after it get the relay's way back, as their settings say."""
+    yield
+    from shared import outbox
+
+    outbox.publish_at_once_by(None)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,6 +7,7 @@ from environs import Env
 from marshmallow.validate import OneOf, Range, Regexp
 
 SERVICES = ("directory", "ideas", "feedback", "notifications")
+AT_ONCE = ("workers", "all", "none")  # outbox_publish_at_once
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class Settings:
     outbox_poll_seconds: float = 0.1
     outbox_idle_poll_seconds: float = 0.5
     outbox_batch: int = 200
+    # Which processes publish the events of their own writes right after them (shared/outbox.py, Publisher),
+    # instead of leaving them for the relay's next look: "workers" (they have a producer already; the web
+    # processes' events go through the relay, which hands them on in batches), "all", or "none".
+    outbox_publish_at_once: str = "workers"
     consumer_max_attempts: int = 3
     consumer_backoff_seconds: float = 0.2
     worker_metrics_port: int = 0
@@ -101,6 +106,7 @@ def load_settings(service: str, env: Env | None = None, **overrides) -> Settings
         outbox_poll_seconds=env.float("OUTBOX_POLL_SECONDS", 0.1),
         outbox_idle_poll_seconds=env.float("OUTBOX_IDLE_POLL_SECONDS", 0.5),
         outbox_batch=env.int("OUTBOX_BATCH", 200),
+        outbox_publish_at_once=env.str("OUTBOX_PUBLISH_AT_ONCE", "workers", validate=OneOf(AT_ONCE)),
         consumer_max_attempts=env.int("CONSUMER_MAX_ATTEMPTS", 3),
         consumer_backoff_seconds=env.float("CONSUMER_BACKOFF_SECONDS", 0.2),
         worker_metrics_port=env.int("WORKER_METRICS_PORT", 0),

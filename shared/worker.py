@@ -18,7 +18,7 @@ from shared.consumer import ConsumerRunner, Handlers
 from shared.events.registry import registry
 from shared.kafka import ensure_topics, make_consumer, make_producer, service_topics
 from shared.mongo import Index, apply_indexes, database_for
-from shared.outbox import Relay, outbox_indexes
+from shared.outbox import Publisher, Relay, outbox_indexes, publish_at_once_by
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,10 @@ class Worker:
         self.producer = make_producer(s)
         if self.spec.on_start:
             self.spec.on_start()
+        # Its writes' events go out right after them, through its producer; the relay takes what they leave.
+        self.publisher = (Publisher(lambda: self.producer, service=s.service)
+                          if s.outbox_publish_at_once in ("workers", "all") else None)
+        publish_at_once_by(self.publisher)
         self.relay = Relay(db, self.spec.outbox_collections, self.producer, service=s.service,
                            batch=s.outbox_batch, poll_seconds=s.outbox_poll_seconds,
                            idle_poll_seconds=s.outbox_idle_poll_seconds)
@@ -81,6 +85,8 @@ class Worker:
         for thread in self.threads:
             thread.join(timeout)
         self.relay.release()
+        if self.publisher is not None:
+            self.publisher.idle(timeout=5)  # what it cannot publish by then, the next relay does
         self.producer.flush(timeout=10)
         self.producer.close(timeout=10)
         log.info("worker stopped")

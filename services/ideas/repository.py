@@ -18,7 +18,8 @@ from shared.batching import GroupCommit
 from shared.errors import Conflict, N_
 from shared.events import Event
 from shared.mongo import Index
-from shared.outbox import MARK_STATEMENTS, update_with_events, with_events
+from shared import outbox
+from shared.outbox import MARK_STATEMENTS, with_events
 from shared.readmodels import BRANCH_INDEXES
 
 IDEAS, VOTES, FOLLOWS, VOLUNTEERS = "ideas", "votes", "follows", "volunteers"
@@ -102,7 +103,7 @@ class IdeaRepository:
     def add(self, idea: Idea, events: Iterable[Event]) -> None:
         doc = {"_id": idea.id, **_idea_fields(idea), **{c: 0 for c in COUNTERS}, "spread": [],
                "merged_from": [], "updated_at": idea.created_at, "tick": tick()}
-        self.collection.insert_one(with_events(doc, events))
+        outbox.insert_one(self.collection, doc, events)
 
     def get_doc(self, idea_id: str) -> dict | None:
         return self.collection.find_one({"_id": idea_id}, HIDDEN)
@@ -116,8 +117,7 @@ class IdeaRepository:
         update: dict[str, Any] = {"$set": fields}
         if push:
             update["$push"] = push
-        result = self.collection.update_one({"_id": idea.id, "version": idea.version - 1},
-                                            update_with_events(update, events))
+        result = outbox.update_one(self.collection, {"_id": idea.id, "version": idea.version - 1}, update, events)
         if not result.matched_count:
             raise Conflict(N_("The idea was changed by someone else; reload and try again."))
         return fields
@@ -134,15 +134,15 @@ class IdeaRepository:
     def bump(self, idea_id: str, events: Iterable[Event] = (), **counts: int) -> None:
         """Add to an idea's counters (and append events). A plain update: findAndModify costs the store about
         twice as much, and FerretDB's takes no projection."""
-        self.collection.update_one({"_id": idea_id}, update_with_events(
-            {"$inc": counts, "$set": {"count_tick": count_tick()}}, events))
+        outbox.update_one(self.collection, {"_id": idea_id}, {"$inc": counts, "$set": {"count_tick": count_tick()}},
+                          events)
 
     def set_counts(self, idea_id: str, **counts: int) -> None:
         self.collection.update_one({"_id": idea_id}, {"$set": dict(counts, tick=tick())})
 
     def add_to_list(self, idea_id: str, name: str, value: Any, events: Iterable[Event] = ()) -> None:
-        self.collection.update_one({"_id": idea_id}, update_with_events(
-            {"$push": {name: value}, "$set": {"tick": tick()}}, events))
+        outbox.update_one(self.collection, {"_id": idea_id}, {"$push": {name: value}, "$set": {"tick": tick()}},
+                          events)
 
     def remove_from_list(self, idea_id: str, name: str, value: Any) -> None:
         self.collection.update_one({"_id": idea_id}, {"$pullAll": {name: [value]}, "$set": {"tick": tick()}})
@@ -228,7 +228,7 @@ class Memberships:
         doc = {"_id": pair_id(idea_id, person_id), "idea_id": idea_id, "person_id": person_id, "active": True,
                "at": now(), **fields}
         try:
-            self.collection.insert_one(with_events(doc, events))
+            outbox.insert_one(self.collection, doc, events)
             return True
         except DuplicateKeyError:
             return self._rejoin(doc["_id"], doc["at"], events, fields)
@@ -240,7 +240,7 @@ class Memberships:
             return []
         at = now()
         docs = [with_events({"_id": pair_id(idea_id, person_id), "idea_id": idea_id, "person_id": person_id,
-                             "active": True, "at": at}, events) for idea_id, person_id, events in joins]
+                             "active": True, "at": at}, events, at_once=True) for idea_id, person_id, events in joins]
         taken = [True] * len(docs)
         try:
             self.collection.insert_many(docs, ordered=False)
@@ -250,20 +250,20 @@ class Memberships:
                 raise
             for e in errors:
                 taken[e["index"]] = False
+        outbox.publish(self.collection, [doc for doc, new in zip(docs, taken) if new])
         for n, (idea_id, person_id, events) in enumerate(joins):
             if not taken[n]:
                 taken[n] = self._rejoin(docs[n]["_id"], at, list(events), {})
         return taken
 
     def _rejoin(self, doc_id: str, at: datetime, events: list[Event], fields: dict) -> bool:
-        result = self.collection.update_one(
-            {"_id": doc_id, "active": False},
-            update_with_events({"$set": {"active": True, "at": at, **fields}, "$unset": {"via": ""}}, events))
+        result = outbox.update_one(self.collection, {"_id": doc_id, "active": False},
+                                   {"$set": {"active": True, "at": at, **fields}, "$unset": {"via": ""}}, events)
         return bool(result.modified_count)
 
     def leave(self, idea_id: str, person_id: str, events: Iterable[Event] = ()) -> bool:
-        result = self.collection.update_one({"_id": pair_id(idea_id, person_id), "active": True},
-                                            update_with_events({"$set": {"active": False}}, events))
+        result = outbox.update_one(self.collection, {"_id": pair_id(idea_id, person_id), "active": True},
+                                   {"$set": {"active": False}}, events)
         return bool(result.modified_count)
 
     def has(self, idea_id: str, person_id: str) -> bool:
@@ -302,9 +302,8 @@ class Memberships:
         """Undo move(): the members the merge added to the target leave it; the source's come back."""
         for doc in list(self.collection.find({"idea_id": target, "via": source}, {"person_id": 1, "active": 1})):
             if make_events and doc.get("active"):
-                self.collection.update_one({"_id": doc["_id"], "active": True},
-                                           update_with_events({"$set": {"active": False}, "$unset": {"via": ""}},
-                                                              make_events(doc["person_id"])))
+                outbox.update_one(self.collection, {"_id": doc["_id"], "active": True},
+                                  {"$set": {"active": False}, "$unset": {"via": ""}}, make_events(doc["person_id"]))
             else:
                 self.collection.delete_one({"_id": doc["_id"], "via": source})
         self.collection.update_many({"idea_id": source, "moved_to": target},
@@ -341,7 +340,7 @@ class CommentRepository:
         self.collection = db[COMMENTS]
 
     def add(self, doc: dict, events: Iterable[Event]) -> None:
-        self.collection.insert_one(with_events(doc, events))
+        outbox.insert_one(self.collection, doc, events)
 
     def get(self, comment_id: str) -> dict | None:
         return self.collection.find_one({"_id": comment_id}, HIDDEN)
@@ -350,8 +349,8 @@ class CommentRepository:
         return sorted(self.collection.find({"idea_id": idea_id}, HIDDEN), key=lambda d: d["created_at"])
 
     def edit(self, comment_id: str, version: int, text: str, at: datetime, events: Iterable[Event]) -> None:
-        result = self.collection.update_one({"_id": comment_id, "version": version}, update_with_events(
-            {"$set": {"text": text, "edited_at": at, "version": version + 1}}, events))
+        result = outbox.update_one(self.collection, {"_id": comment_id, "version": version},
+                                   {"$set": {"text": text, "edited_at": at, "version": version + 1}}, events)
         if not result.matched_count:
             raise Conflict(N_("The comment was changed by someone else; reload and try again."))
 
@@ -386,8 +385,9 @@ class Moderation:
         """A person's flag on an idea or comment (carrying its event); the first flag puts the target in its
         branch's queue."""
         try:
-            self.flags.insert_one(with_events({"_id": pair_id(target_id, person_id), "target_id": target_id,
-                                               "idea_id": idea_id, "person_id": person_id, "reason": reason, "at": at}, events))
+            outbox.insert_one(self.flags, {"_id": pair_id(target_id, person_id), "target_id": target_id,
+                                           "idea_id": idea_id, "person_id": person_id, "reason": reason, "at": at},
+                              events)
         except DuplicateKeyError:
             return False
         self.queue.update_one({"_id": target_id}, {

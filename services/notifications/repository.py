@@ -44,6 +44,7 @@ from services.notifications.domain import (CANCELLED, DIGESTED, FORMING, HELD, I
                                            DEFAULT_PROFILE, Profile, box, months_back, newest_month)
 from shared.events import Event
 from shared.mongo import Index
+from shared import outbox
 from shared.outbox import update_with_events, with_events
 from shared.readmodels import BRANCH_INDEXES, BRANCHES, learn_newer, upsert_newer
 
@@ -154,8 +155,11 @@ class Deliveries:
 
     def record(self, records: list[tuple[Mapping[str, Any], list[Event]]]) -> int:
         """Store delivery records, each with its events, in one command; returns how many were new (one recorded
-        before, by a redelivery, is refused, so its events are not published twice)."""
-        return _insert_new(self.collection, [with_events(doc, events) for doc, events in records])
+        before, by a redelivery, is refused, so its events are not published twice). The new ones' events go
+        out right after, when this process publishes at once (shared/outbox.py)."""
+        new = _inserted(self.collection, [with_events(doc, events, at_once=True) for doc, events in records])
+        outbox.publish(self.collection, new)
+        return len(new)
 
     def forget(self, recipient: str) -> None:
         """Take a person out of every delivery record (the records of other recipients stay)."""

@@ -130,7 +130,7 @@ class FanoutWrites:
             s.inbox.add(self.inbox[start:start + FANOUT_BATCH])
         for start in range(0, len(self.records), RECORDS_BATCH):
             s.deliveries.record(self.records[start:start + RECORDS_BATCH])
-        if self.records:
+        if self.records and not outbox.at_once():
             outbox.written(DELIVERIES)  # their delivered events go out now, not at the relay's next look
         handover = _HANDOVER
         for start in range(0, len(self.emails), FANOUT_BATCH):

@@ -15,9 +15,10 @@ from typing import Iterable
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pymongo.database import Database
 
-from shared import logs, metrics
+from shared import logs, metrics, outbox
 from shared.auth import Actor, AuthError, Principal, TokenVerifier
 from shared.config import Settings
+from shared.kafka import make_producer
 from shared.mongo import Index, apply_indexes, database_for, ping, reject_unsafe_keys
 from shared.web import csrf
 from shared.web.csrf import SESSION_COOKIE, clear_session_cookie
@@ -173,6 +174,13 @@ def create_service_app(settings: Settings, *, import_name: str, title: str, api_
 
     ctx = ServiceContext(settings=settings, db=database_for(settings), verifier=_load_verifier(settings),
                          indexes=list(indexes))
+    # With OUTBOX_PUBLISH_AT_ONCE=all, the events of this process's writes go to the broker right after them,
+    # from a thread with a producer of its own (made after gunicorn's fork, at the first events); the worker's
+    # relay takes what it leaves. Else the relay publishes them all.
+    publisher = outbox.Publisher(lambda: make_producer(settings, max_block_ms=5000), service=settings.service) \
+        if settings.outbox_publish_at_once == "all" else None
+    outbox.publish_at_once_by(publisher)
+    app.extensions["outbox_publisher"] = publisher
     app.extensions["cocreate"] = ctx
     ctx.ensure_indexes()
 

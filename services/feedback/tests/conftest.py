@@ -151,7 +151,8 @@ def feedback_app(infra, keys):
 
     settings = load_settings("feedback", kafka_bootstrap_servers=(infra["kafka"],), mongo_url=infra["mongo"],
                              mongo_db=f"t_feedback_{uuid.uuid4().hex[:8]}",
-                             jwt_public_key_file=str(keys["public"]), jwt_private_key_file=str(keys["private"]))
+                             jwt_public_key_file=str(keys["public"]), jwt_private_key_file=str(keys["private"]),
+                             outbox_publish_at_once="none")
     _created_dbs.append((settings.mongo_url, settings.mongo_db))
     app = create_app(settings)
     return app, database_for(settings)

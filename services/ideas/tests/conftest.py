@@ -67,16 +67,23 @@ class Org:
             self.db[name].update_many({"_outbox_pending": True}, {"$unset": {"_outbox": "", "_outbox_pending": ""}})
 
 
-@pytest.fixture(scope="module")
-def ideas_app(infra, keys):
+def make_ideas_app(infra, keys, **overrides):
+    """An ideas app on a database of its own, and that database; the tests read the outboxes as written unless
+    `overrides` say otherwise."""
     from conftest import _created_dbs
 
-    settings = load_settings("ideas", kafka_bootstrap_servers=(infra["kafka"],), mongo_url=infra["mongo"],
-                             mongo_db=f"t_ideas_api_{uuid.uuid4().hex[:8]}",
-                             jwt_public_key_file=str(keys["public"]), jwt_private_key_file=str(keys["private"]))
+    values = dict(kafka_bootstrap_servers=(infra["kafka"],), mongo_url=infra["mongo"],
+                  mongo_db=f"t_ideas_api_{uuid.uuid4().hex[:8]}", jwt_public_key_file=str(keys["public"]),
+                  jwt_private_key_file=str(keys["private"]), outbox_publish_at_once="none")
+    settings = load_settings("ideas", **{**values, **overrides})
     _created_dbs.append((settings.mongo_url, settings.mongo_db))
     app = create_app(settings)
     return app, database_for(settings)
+
+
+@pytest.fixture(scope="module")
+def ideas_app(infra, keys):
+    return make_ideas_app(infra, keys)
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ from services.directory.services import Directory
 from shared.auth import ORG_ADMIN, Actor, Principal
 from shared.errors import Conflict
 from shared.mongo import apply_indexes, database_for
-from shared.outbox import PENDING, Relay, written
+from shared import outbox
+from shared.events import new_event
+from shared.outbox import DIRECT, ENTRIES, PENDING, Publisher, Relay, written
 
 from services.directory.repository import INDEXES, OUTBOX_COLLECTIONS
 
@@ -185,6 +187,89 @@ def test_a_running_relay_publishes_at_once_what_its_process_says_it_has_written(
         stop.set()
         relay._woken.set()
         thread.join(5)
+
+
+# --- publishing at once ---------------------------------------------------------------------------------
+
+def branch_event(branch_id: str, n: int):
+    return new_event("cocreate.branch.updated.v1", source="/directory", subject=branch_id,
+                     data={"branch_id": branch_id, "code": f"AT-{n}", "name": NAME, "region_id": None,
+                           "address": None, "open": True})
+
+
+@pytest.fixture
+def at_once(producer):
+    """This process publishes its writes' events at once, through the test's producer; back to the relay after."""
+    publisher = Publisher(lambda: producer, service="directory")
+    outbox.publish_at_once_by(publisher)
+    yield publisher
+    outbox.publish_at_once_by(None)
+
+
+def test_events_published_at_once_reach_the_broker_in_order_without_a_relay_and_leave_the_outbox_empty(
+        directory_db, at_once, consumer_at_end):
+    consumer = consumer_at_end("ideas", ["cocreate.directory"])
+    branches = directory_db.branches
+    first, second = branch_event("br_at_once1", 1), branch_event("br_at_once1", 2)
+    outbox.insert_one(branches, {"_id": "br_at_once1", "code": "AT-1"}, [first])
+    assert at_once.idle(timeout=10)
+    result = outbox.update_one(branches, {"_id": "br_at_once1"}, {"$set": {"code": "AT-2"}}, [second])
+    assert result.modified_count == 1 and at_once.idle(timeout=10)
+    records = poll_until(consumer, lambda rs: len([r for r in rs if r.key == b"br_at_once1"]) == 2)
+    assert event_ids(r for r in records if r.key == b"br_at_once1") == [first.id, second.id]
+    doc = branches.find_one({"_id": "br_at_once1"})
+    assert doc["code"] == "AT-2" and ENTRIES not in doc and PENDING not in doc
+
+
+def test_an_update_behind_events_still_waiting_leaves_all_of_them_to_the_relay_in_order(
+        directory_db, producer, at_once, consumer_at_end):
+    consumer = consumer_at_end("ideas", ["cocreate.directory"])
+    branches = directory_db.branches
+    waiting, behind = branch_event("br_behind1", 1), branch_event("br_behind1", 2)
+    outbox.publish_at_once_by(None)  # written by the relay's way: pending
+    outbox.insert_one(branches, {"_id": "br_behind1", "code": "AT-1"}, [waiting])
+    outbox.publish_at_once_by(at_once)
+    outbox.update_one(branches, {"_id": "br_behind1"}, {"$set": {"code": "AT-2"}}, [behind])
+    assert at_once.idle(timeout=10)
+    doc = branches.find_one({"_id": "br_behind1"})
+    assert doc["code"] == "AT-2" and doc[PENDING] is True  # not published at once: it would have overtaken
+    assert [e["id"] for e in doc[ENTRIES]] == [waiting.id, behind.id]
+    Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory").relay_once()
+    records = poll_until(consumer, lambda rs: len([r for r in rs if r.key == b"br_behind1"]) == 2)
+    assert event_ids(r for r in records if r.key == b"br_behind1") == [waiting.id, behind.id]
+
+
+def test_an_update_that_matches_nothing_changes_nothing(directory_db, at_once):
+    outbox.insert_one(directory_db.branches, {"_id": "br_nomatch", "version": 2}, [])
+    result = outbox.update_one(directory_db.branches, {"_id": "br_nomatch", "version": 1}, {"$set": {"version": 2}},
+                               [branch_event("br_nomatch", 1)])
+    assert result.matched_count == 0
+    assert directory_db.branches.find_one({"_id": "br_nomatch"}) == {"_id": "br_nomatch", "version": 2}
+
+
+def test_what_a_publisher_could_not_publish_the_relay_publishes_after_the_grace(directory_db, producer,
+                                                                               consumer_at_end, monkeypatch):
+    def broker_away():
+        raise OSError("no broker")
+
+    publisher = Publisher(broker_away, service="directory")
+    outbox.publish_at_once_by(publisher)
+    try:
+        event = branch_event("br_left1", 1)
+        outbox.insert_one(directory_db.branches, {"_id": "br_left1"}, [event])
+        assert publisher.idle(timeout=10)
+    finally:
+        outbox.publish_at_once_by(None)
+    assert directory_db.branches.find_one({"_id": "br_left1"})[PENDING] == DIRECT
+    consumer = consumer_at_end("ideas", ["cocreate.directory"])
+    relay = Relay(directory_db, OUTBOX_COLLECTIONS, producer, service="directory")
+    relay.relay_once()
+    assert directory_db.branches.find_one({"_id": "br_left1"})[PENDING] == DIRECT  # within the grace: left be
+    monkeypatch.setattr(outbox, "DIRECT_GRACE_SECONDS", 0.0)
+    assert relay.relay_once() >= 1
+    records = poll_until(consumer, lambda rs: any(r.key == b"br_left1" for r in rs))
+    assert event_ids(r for r in records if r.key == b"br_left1") == [event.id]
+    assert PENDING not in directory_db.branches.find_one({"_id": "br_left1"})
 
 
 class Seconds:

@@ -37,7 +37,8 @@ def directory(infra, keys):
 
     settings = load_settings("directory", kafka_bootstrap_servers=(infra["kafka"],), mongo_url=infra["mongo"],
                              mongo_db=f"t_directory_api_{uuid.uuid4().hex[:8]}",
-                             jwt_public_key_file=str(keys["public"]), jwt_private_key_file=str(keys["private"]))
+                             jwt_public_key_file=str(keys["public"]), jwt_private_key_file=str(keys["private"]),
+                             outbox_publish_at_once="none")
     _created_dbs.append((settings.mongo_url, settings.mongo_db))
     return Api(create_app(settings).test_client()), database_for(settings)
 

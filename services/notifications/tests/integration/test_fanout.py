@@ -13,7 +13,10 @@ from services.notifications.domain import followers_of
 from services.notifications.repository import AUDIENCES, DELIVERIES, NOTIFICATIONS, PEOPLE, RECIPIENTS
 from services.notifications.services import Notifications
 from services.notifications.tests.conftest import apply, person_data, submitted_data, tell
+from conftest import poll_until
+from shared import outbox
 from shared.events import registry
+from shared.outbox import Publisher
 
 
 def test_a_status_change_tells_the_author_and_each_follower_once_in_their_own_language(org):
@@ -154,6 +157,21 @@ def test_the_delivered_event_lists_each_notification_and_meets_the_contract(org)
     assert set(told) == {org.ids["p1"], org.ids["p2"]}
     assert told[org.ids["p2"]]["notification_id"] == org.inbox("p2")[0]["id"]
     assert delivered["branchid"] == org.a and delivered["correlationid"] == "req-42"
+
+
+def test_the_worker_publishes_the_delivered_event_right_after_the_write_without_a_relay(org, producer,
+                                                                                       consumer_at_end):
+    consumer = consumer_at_end("ideas", ["cocreate.notifications"])
+    publisher = Publisher(lambda: producer, service="notifications")
+    outbox.publish_at_once_by(publisher)  # as the worker does (OUTBOX_PUBLISH_AT_ONCE=workers, the default)
+    idea = org.idea("p1")
+    event = org.move(idea, "under_review")
+    assert publisher.idle(timeout=10)
+    [record] = org.db[DELIVERIES].find({"event_id": event.id})
+    assert "_outbox" not in record and "_outbox_pending" not in record
+    records = poll_until(consumer, lambda rs: any(r.key == record["_id"].encode() for r in rs), timeout=10)
+    [published] = [json.loads(r.value) for r in records if r.key == record["_id"].encode()]
+    assert published["data"]["source_event"]["id"] == event.id
 
 
 def test_in_app_turned_off_means_nothing_in_the_inbox_whenever_it_was_chosen(org):
