@@ -3,10 +3,12 @@ writes, idempotency through processed event ids under a unique index, bounded re
 and a dead-letter topic for a message that keeps failing so the group moves on."""
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -36,6 +38,10 @@ class Handlers:
     # Wraps the handling of each polled batch (given the service's database): handlers may leave writes to it,
     # made together when the batch is handled, before the processed record and the commit.
     batch_scope: Callable[[Database], AbstractContextManager] | None = None
+    # How many events of idempotent handlers, of different aggregates (record keys), a polled batch has handled
+    # at a time: such handlers mostly wait on the store, and by their contract the order of their events does
+    # not matter. Those of one aggregate, and every other event, are handled one after another, as polled.
+    concurrency: int = 1
 
     def on(self, *types: str, idempotent: bool = False) -> Callable[[Handler], Handler]:
         """Register a handler of these event types. `idempotent`: its writes give the same result however
@@ -93,6 +99,8 @@ class ConsumerRunner:
         self.clock = clock
         self._unassigned_since: float | None = None
         self._rejoin_after = REJOIN_AFTER_SECONDS
+        self._pool = (ThreadPoolExecutor(handlers.concurrency, thread_name_prefix=f"{service}-handler")
+                      if handlers.concurrency > 1 else None)
 
     def run(self, stop: threading.Event) -> None:
         log.info("consumer started", extra={"topics": sorted(self.consumer.subscription() or [])})
@@ -106,6 +114,8 @@ class ConsumerRunner:
                 self.rejoin_if_left_out()
         finally:
             self.consumer.close()
+            if self._pool is not None:
+                self._pool.shutdown()
             log.info("consumer stopped")
 
     def process(self, records: Iterable) -> None:
@@ -121,7 +131,11 @@ class ConsumerRunner:
         handled = []
         scope = self.handlers.batch_scope
         with scope(self.db) if scope else nullcontext():
-            for record, event in parsed:
+            for stretch in self._stretches(parsed):
+                if len(stretch) > 1:
+                    self._handle_together(stretch)
+                    continue
+                [(record, event)] = stretch
                 if event.type not in by_type:
                     metrics.EVENTS_CONSUMED.labels(self.service, event.type, "ignored").inc()
                 elif event.id in done:
@@ -130,6 +144,39 @@ class ConsumerRunner:
                     done.add(event.id)
                     handled.append(event)
         self.processed.record(handled)
+
+    def _stretches(self, parsed: list) -> Iterable[list]:
+        """The batch in order, as stretches to handle: consecutive events of idempotent handlers together (when
+        the handlers allow concurrency), every other event alone."""
+        together = self._pool is not None and self.handlers.idempotent
+        stretch: list = []
+        for item in parsed:
+            if together and item[1].type in self.handlers.idempotent and item[1].type in self.handlers.by_type:
+                stretch.append(item)
+                continue
+            if stretch:
+                yield stretch
+                stretch = []
+            yield [item]
+        if stretch:
+            yield stretch
+
+    def _handle_together(self, stretch: list) -> None:
+        """Events of idempotent handlers: each aggregate's in order, different aggregates' at the same time,
+        each in a copy of this thread's context (a batch scope's state included). Returns when all are handled
+        (or dead-lettered); a dead letter that could not be sent fails the batch, as it would alone."""
+        by_key: dict = {}
+        for item in stretch:
+            by_key.setdefault(item[0].key if item[0].key is not None else id(item), []).append(item)
+
+        def in_order(items: list) -> None:
+            for record, event in items:
+                self.handle(record, event)
+
+        futures = [self._pool.submit(contextvars.copy_context().run, in_order, items) for items in by_key.values()]
+        wait(futures)
+        for future in futures:
+            future.result()
 
     def handle(self, record, event: Event) -> bool:
         """Run the event's handler with bounded retries; True if it succeeded, False if dead-lettered."""

@@ -16,7 +16,12 @@ from shared.consumer import Handler, Handlers
 from shared.events import Event
 from shared.readmodels import keep_branches
 
-handlers = Handlers(batch_scope=services.batch_scope)
+# Fan-outs of different ideas in one polled batch are handled this many at a time: each waits on the store for
+# the idea, its audiences and its recipients' profiles (three round trips an event, which FerretDB cannot serve
+# as one read for many ids: `$in` is not pushed down to an index). Their writes are still made together, at the
+# end of the batch.
+CONCURRENCY = 4
+handlers = Handlers(batch_scope=services.batch_scope, concurrency=CONCURRENCY)
 keep_branches(handlers)
 
 

@@ -5,6 +5,7 @@ pages and the handlers stay thin; sending is the worker's delivery loop (deliver
 from __future__ import annotations
 
 import re
+import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -100,13 +101,12 @@ def notify(s: Notifications, event: Event) -> None:
     writes = batched if batched is not None else FanoutWrites()
     # Batches in id order: applied again, the event forms the same batches, so their records are duplicates.
     docs.sort(key=lambda d: d["_id"])
+    records = []
     for number, start in enumerate(range(0, len(docs), FANOUT_BATCH)):
         batch = docs[start:start + FANOUT_BATCH]
-        writes.inbox += batch
         record, delivered = _delivery(event, INAPP, number, batch)
-        writes.records.append((record, [delivered]))
-    writes.emails += mails
-    writes.contacts.update(contacts)
+        records.append((record, [delivered]))
+    writes.add(docs, records, mails, contacts)
     if batched is None:
         writes.make(s)
 
@@ -122,6 +122,18 @@ class FanoutWrites:
     records: list[tuple[dict, list[Event]]] = field(default_factory=list)
     emails: list[dict] = field(default_factory=list)
     contacts: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # e-mail id -> the contact read with it
+    # The consumer handles fan-outs of different ideas at the same time (handlers.CONCURRENCY): they add here
+    # under this lock.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, inbox: list[dict], records: list[tuple[dict, list[Event]]], emails: list[dict],
+            contacts: Mapping[str, Mapping[str, Any]]) -> None:
+        """One event's fan-out: its inbox entries, the records that tell of them, its e-mails and their contacts."""
+        with self.lock:
+            self.inbox += inbox
+            self.records += records
+            self.emails += emails
+            self.contacts.update(contacts)
 
     def make(self, s: Notifications) -> None:
         """Write everything held, and hold nothing after. E-mails to send at once go, claimed, to this process's

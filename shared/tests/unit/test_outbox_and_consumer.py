@@ -1,4 +1,6 @@
 """Outbox staging and the consumer runner's retry and dead-letter rules, with fakes (no broker, no store)."""
+import threading
+import time
 from types import SimpleNamespace
 
 from shared.consumer import ConsumerRunner, Handlers
@@ -196,3 +198,39 @@ def test_events_of_idempotent_handlers_skip_the_processed_record_and_others_keep
     r.process([record(idempotent), record(other, 1)])  # redelivered: the idempotent one runs again, harmlessly
     assert asked == [other.id, other.id] and r.processed.ids == {other.id}
     assert handled == [idempotent.id, other.id, idempotent.id]
+
+
+def test_idempotent_events_of_different_aggregates_are_handled_together_and_of_one_in_order():
+    handlers, log, lock = Handlers(concurrency=4), [], threading.Lock()
+    active, most = [0], [0]
+
+    @handlers.on("cocreate.branch.created.v1", idempotent=True)
+    def slow(db, e):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+            log.append(("start", e.subject))
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+            log.append(("end", e.subject))
+
+    @handlers.on("cocreate.branch.updated.v1")
+    def barrier(db, e):
+        with lock:
+            log.append(("alone", e.subject, active[0]))
+
+    def created(subject):
+        return new_event("cocreate.branch.created.v1", source="/directory", subject=subject, data=DATA)
+
+    a1, b1, c1, a2 = created("br_a"), created("br_b"), created("br_c"), created("br_a")
+    alone = new_event("cocreate.branch.updated.v1", source="/directory", subject="br_x", data=DATA)
+    after = created("br_d")
+    r = runner(handlers)
+    r.process([record(e, n) for n, e in enumerate([a1, b1, c1, a2, alone, after])])
+    assert most[0] == 3  # br_a, br_b and br_c at once; br_a's second event after its first
+    a_steps = [step for step in log if step[1] == "br_a"]
+    assert a_steps == [("start", "br_a"), ("end", "br_a"), ("start", "br_a"), ("end", "br_a")]
+    ended_before = [step for step in log[:log.index(("alone", "br_x", 0))] if step[0] == "end"]
+    assert len(ended_before) == 4  # the other event waited for the stretch before it, alone
+    assert log[-2:] == [("start", "br_d"), ("end", "br_d")]
