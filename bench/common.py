@@ -71,12 +71,13 @@ def write(name: str, result: dict) -> dict:
     return result
 
 
-def drop_bench_databases() -> None:
+def drop_bench_databases(every_run: bool = False) -> None:
+    """Drop this run's databases (`every_run`: those of earlier runs too, which a run stopped midway leaves)."""
     from pymongo import MongoClient
 
     client = MongoClient(MONGO, serverSelectionTimeoutMS=3000)
     for name in client.list_database_names():
-        if name.startswith("bench_") and f"_{RUN}" in name:  # only this run's databases
+        if name.startswith("bench_") and (every_run or f"_{RUN}" in name):
             client.drop_database(name)
     client.close()
 
