@@ -27,6 +27,11 @@ Handler = Callable[[Database, Event], None]  # (the service's database, the even
 PROCESSED = "processed_events"
 REJOIN_AFTER_SECONDS = 20.0  # a member without partitions of topics that have some rejoins after this long,
 REJOIN_AFTER_MAX_SECONDS = 900.0  # then after twice as long each time, up to this
+# A member holding partitions with events waiting that has taken none for this long joins the group again.
+# kafka-python once left two workers' consumers in a rebalance they never finished (the leader's rejoin just
+# after the first join): partitions still held, nothing fetched, no heartbeats (the broker removed them after
+# its session timeout), for the five minutes until the workers stopped.
+STALLED_SECONDS = 30.0
 
 
 @dataclass
@@ -101,6 +106,7 @@ class ConsumerRunner:
         self._rejoin_after = REJOIN_AFTER_SECONDS
         self._pool = (ThreadPoolExecutor(handlers.concurrency, thread_name_prefix=f"{service}-handler")
                       if handlers.concurrency > 1 else None)
+        self._progressed_at = clock()  # when records were last handled (or none were waiting)
 
     def run(self, stop: threading.Event) -> None:
         log.info("consumer started", extra={"topics": sorted(self.consumer.subscription() or [])})
@@ -110,6 +116,7 @@ class ConsumerRunner:
                 if batches:
                     self.process(record for records in batches.values() for record in records)
                     self.consumer.commit()
+                    self._progressed_at = self.clock()
                 self._report_lag()
                 self.rejoin_if_left_out()
         finally:
@@ -230,10 +237,13 @@ class ConsumerRunner:
             return
         log.warning("no partitions assigned; joining the group again",
                     extra={"seconds": round(now - self._unassigned_since), "topics": topics})
-        self.consumer.unsubscribe()
-        self.consumer.subscribe(topics, listener=AssignmentLog())
+        self._join_again(topics)
         self._unassigned_since = now
         self._rejoin_after = min(self._rejoin_after * 2, REJOIN_AFTER_MAX_SECONDS)
+
+    def _join_again(self, topics: list[str]) -> None:
+        self.consumer.unsubscribe()
+        self.consumer.subscribe(topics, listener=AssignmentLog())
 
     def _report_lag(self) -> None:
         now = time.time()
@@ -244,6 +254,24 @@ class ConsumerRunner:
         if not assigned:
             return
         ends = self.consumer.end_offsets(list(assigned))
+        waiting = 0
         for tp in assigned:
             lag = max(0, ends.get(tp, 0) - self.consumer.position(tp))
             metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
+            waiting += lag
+        self.rejoin_if_stalled(waiting)
+
+    def rejoin_if_stalled(self, waiting: int) -> None:
+        """Join the group again when `waiting` events wait in the partitions this member holds and it has taken
+        none for STALLED_SECONDS (see there)."""
+        now = self.clock()
+        if not waiting:
+            self._progressed_at = now
+            return
+        if now - self._progressed_at < STALLED_SECONDS:
+            return
+        topics = sorted(self.consumer.subscription() or [])
+        log.warning("events waiting and none taken; joining the group again",
+                    extra={"waiting": waiting, "seconds": round(now - self._progressed_at), "topics": topics})
+        self._join_again(topics)
+        self._progressed_at = now

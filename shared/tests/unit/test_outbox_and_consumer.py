@@ -171,6 +171,25 @@ def test_a_member_of_topics_without_partitions_does_not_rejoin():
     assert consumer.joins == 0
 
 
+def test_a_member_that_takes_nothing_while_events_wait_joins_the_group_again():
+    now = [0.0]
+    consumer = LeftOutConsumer()
+    consumer.held = {("cocreate.ideas", 0)}
+    r = ConsumerRunner(consumer=consumer, producer=None, db=None, handlers=Handlers(), service="ideas",
+                       processed=FakeProcessed(), clock=lambda: now[0])
+    for _ in range(12):  # a check every 5 s, nothing waiting (the last at 55 s): all is well
+        r.rejoin_if_stalled(0)
+        now[0] += 5
+    assert consumer.joins == 0
+    joined_at = []
+    for _ in range(14):  # from 60 s, 3 events wait and none is taken
+        r.rejoin_if_stalled(3)
+        if consumer.joins > len(joined_at):
+            joined_at.append(now[0])
+        now[0] += 5
+    assert joined_at == [85.0, 115.0]  # 30 s after the last check with nothing waiting, then 30 s later
+
+
 def test_events_of_idempotent_handlers_skip_the_processed_record_and_others_keep_it():
     handlers, handled = Handlers(), []
 
