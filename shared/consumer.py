@@ -30,8 +30,10 @@ REJOIN_AFTER_MAX_SECONDS = 900.0  # then after twice as long each time, up to th
 # A member holding partitions with events waiting that has taken none for this long joins the group again.
 # kafka-python once left two workers' consumers in a rebalance they never finished (the leader's rejoin just
 # after the first join): partitions still held, nothing fetched, no heartbeats (the broker removed them after
-# its session timeout), for the five minutes until the workers stopped.
-STALLED_SECONDS = 30.0
+# its session timeout), for the five minutes until the workers stopped. Seen in two of three runs of the suite
+# here, just after the platform's workers started. Polls that find events answer at once: 15 s of none is no
+# slow batch (a batch's end counts as progress).
+STALLED_SECONDS = 15.0
 
 
 @dataclass
