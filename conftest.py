@@ -113,8 +113,9 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(autouse=True)
 def _relay_only_after_each_test():
-    """An app made with the default settings has this process publish its writes' events at once (a process-wide
-    choice, shared/outbox.py); the tests after it get the relay's way back, as their settings say."""
+    """A test that has this process publish its writes' events at once (a process-wide choice, shared/outbox.py:
+    an app made with OUTBOX_PUBLISH_AT_ONCE=all, or a publisher set by the test) leaves the relay's way to the
+    tests after it, as their settings say."""
     yield
     from shared import outbox
 

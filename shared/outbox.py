@@ -10,7 +10,8 @@ The relay looks at each collection at its own pace (see Relay); code of the same
 events can have it look at once (`written`), instead of at its next look.
 
 A process can also publish the events of its own writes right after them (`publish_at_once_by`, a Publisher: the
-web processes do), instead of leaving them for the relay's next look. Such a write marks its events DIRECT
+workers do by default, the web processes too with OUTBOX_PUBLISH_AT_ONCE=all), instead of leaving them for the
+relay's next look. Such a write marks its events DIRECT
 instead of pending, and only when no earlier events wait in the document (else the relay publishes all of them,
 in order). The publisher clears what it published as the relay would; what it does not publish (the broker away,
 the process stopped) the relay takes once DIRECT_GRACE_SECONDS have passed. Every event is still published at
